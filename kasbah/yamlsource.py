@@ -1,0 +1,232 @@
+"""YAML files as plain data plus the line and column of every node.
+
+ruamel.yaml's round-trip loader keeps positions; we copy the tree into plain dicts, lists and scalars (what Pydantic
+validates) and keep a map from spec path to position, so any finding can point at the offending text. Anything that
+makes a file unusable (unreadable, not UTF-8, not YAML, duplicate keys, an alias bomb) raises `SpecError` with a
+located finding instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from kasbah.findings import Finding, Level, Path, SpecError, format_path
+
+MAX_BYTES = 8 * 1024 * 1024
+"""A phase spec is a few thousand lines at most; anything larger is a mistake, not a spec."""
+
+MAX_NODES = 200_000
+"""Upper bound on nodes after alias expansion: stops 'billion laughs' documents before they are expanded."""
+
+
+@dataclass
+class SourceDoc:
+    """One loaded YAML file: its plain data and where each node sits in the text."""
+
+    file: str
+    text: str
+    data: Any
+    value_pos: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    key_pos: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path, *, key: bool = False) -> tuple[int | None, int | None]:
+        """1-based (line, column) of the node at `path`, or of its nearest located ancestor."""
+        p = tuple(path)
+        while True:
+            if key and p in self.key_pos:
+                return self.key_pos[p]
+            if p in self.value_pos:
+                return self.value_pos[p]
+            if p in self.key_pos:
+                return self.key_pos[p]
+            if not p:
+                return (None, None)
+            p = p[:-1]
+
+    def finding(
+        self,
+        level: Level,
+        code: str,
+        path: Path,
+        message: str,
+        hint: str | None = None,
+        *,
+        key: bool = False,
+    ) -> Finding:
+        line, col = self.locate(path, key=key)
+        return Finding(level, code, format_path(path), message, hint, self.file, line, col)
+
+    def source_line(self, line: int | None) -> str | None:
+        if line is None:
+            return None
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def _unusable(file: str, message: str, hint: str | None = None, line: int | None = None, col: int | None = None):
+    return SpecError([Finding(Level.ERROR, "input.unusable", "", message, hint, file, line, col)])
+
+
+def _mark_position(exc: MarkedYAMLError) -> tuple[int | None, int | None]:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return (None, None)
+    return (mark.line + 1, mark.column + 1)
+
+
+def _expanded_size(node: Any, memo: dict[int, int], active: set[int]) -> int:
+    """Node count once aliases are expanded, computed without expanding them."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    ident = id(node)
+    if ident in memo:
+        return memo[ident]
+    if ident in active:
+        raise ValueError("recursive alias")
+    active.add(ident)
+    total = 1
+    children = node.values() if isinstance(node, dict) else node
+    for child in children:
+        total += _expanded_size(child, memo, active)
+        if total > MAX_NODES:
+            break
+    active.discard(ident)
+    memo[ident] = total
+    return total
+
+
+def _plain_scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if type(value).__name__ == "ScalarBoolean":
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return dt.datetime(*value.timetuple()[:6])
+    return value
+
+
+def _to_plain(node: Any, path: Path, doc: SourceDoc) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for k, v in node.items():
+            key = _plain_scalar(k) if not isinstance(k, (dict, list)) else str(k)
+            child: Path = (*path, key if isinstance(key, str) else str(key))
+            try:
+                kl, kc = node.lc.key(k)
+                doc.key_pos[child] = (kl + 1, kc + 1)
+                vl, vc = node.lc.value(k)
+                doc.value_pos[child] = (vl + 1, vc + 1)
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[key] = _to_plain(v, child, doc)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, v in enumerate(node):
+            child = (*path, i)
+            try:
+                il, ic = node.lc.item(i)
+                doc.value_pos[child] = (il + 1, ic + 1)
+            except (KeyError, TypeError, AttributeError):
+                pass
+            items.append(_to_plain(v, child, doc))
+        return items
+    if isinstance(node, dict):
+        return {str(k): _to_plain(v, (*path, str(k)), doc) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_to_plain(v, (*path, i), doc) for i, v in enumerate(node)]
+    return _plain_scalar(node)
+
+
+def parse_text(text: str, file: str) -> SourceDoc:
+    """Parse YAML text into a SourceDoc; raise SpecError for anything that is not a usable YAML mapping."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        raw = yaml.load(text)
+    except DuplicateKeyError as exc:
+        line, col = _mark_position(exc)
+        raise _unusable(
+            file,
+            f"duplicate key: {exc.problem}".rstrip(),
+            "each key may appear once in a mapping; merge the two entries or rename one",
+            line,
+            col,
+        ) from None
+    except MarkedYAMLError as exc:
+        line, col = _mark_position(exc)
+        what = " ".join(x for x in (exc.context, exc.problem) if x) or "malformed YAML"
+        raise _unusable(file, f"not valid YAML: {what}", "check indentation, quoting and brackets", line, col) from None
+    except YAMLError as exc:
+        raise _unusable(file, f"not valid YAML: {exc}".splitlines()[0], "the file must be UTF-8 YAML text") from None
+    except RecursionError:
+        raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure") from None
+    doc = SourceDoc(file=file, text=text, data=None)
+    if raw is None:
+        raise _unusable(file, "the file is empty", "a spec is a YAML mapping; see stacks/ for examples")
+    try:
+        size = _expanded_size(raw, {}, set())
+    except ValueError:
+        raise _unusable(file, "the YAML contains a recursive alias", "an anchor cannot contain its own alias") from None
+    except RecursionError:
+        raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure") from None
+    if size > MAX_NODES:
+        raise _unusable(
+            file,
+            f"the YAML expands to more than {MAX_NODES:,} nodes through anchors and aliases",
+            "this looks like an alias bomb; write the values out or use fewer nested aliases",
+        )
+    try:
+        doc.data = _to_plain(raw, (), doc)
+    except RecursionError:
+        raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure") from None
+    if not isinstance(doc.data, dict):
+        raise _unusable(
+            file,
+            f"the top level must be a mapping of keys to values, not {type(doc.data).__name__}",
+            "start the file with 'key: value' lines; see stacks/ for examples",
+            1,
+            1,
+        )
+    return doc
+
+
+def load_file(path: str | FsPath, display: str | None = None) -> SourceDoc:
+    """Read and parse one spec file; every failure is a SpecError naming the file."""
+    p = FsPath(path)
+    name = display or str(path)
+    if not p.exists():
+        raise _unusable(name, f"no such file: {name}", "check the path; specs live in stacks/")
+    if p.is_dir():
+        raise _unusable(name, f"{name} is a directory, not a spec file", "name a .yaml file inside it")
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise _unusable(name, f"{name} is {size:,} bytes; a spec is at most {MAX_BYTES:,}", "is this the right file?")
+        data = p.read_bytes()
+    except PermissionError:
+        raise _unusable(name, f"cannot read {name}: permission denied", "check the file's permissions") from None
+    except OSError as exc:
+        raise _unusable(name, f"cannot read {name}: {exc.strerror or exc}", "check the path") from None
+    if b"\x00" in data:
+        raise _unusable(name, f"{name} is binary, not YAML text", "name the YAML spec file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise _unusable(name, f"{name} is not UTF-8 text (byte {exc.start})", "save the file as UTF-8", line) from None
+    return parse_text(text, name)
