@@ -109,8 +109,10 @@ class Findings:
 
 
 class SpecError(Exception):
-    """The input cannot be used at all (missing file, not YAML...): exit code 2, with located findings."""
+    """The spec cannot be planned: exit code 2 when a file is unusable (missing, not YAML), 1 when it is invalid."""
 
-    def __init__(self, findings: Sequence[Finding]):
+    def __init__(self, findings: Sequence[Finding], exit_code: int | None = None):
         super().__init__("; ".join(f.message for f in findings))
         self.findings = list(findings)
+        unusable = any(f.code.startswith("input.") for f in self.findings)
+        self.exit_code = exit_code if exit_code is not None else (2 if unusable or not self.findings else 1)

@@ -216,7 +216,9 @@ def load_file(path: str | FsPath, display: str | None = None) -> SourceDoc:
     try:
         size = p.stat().st_size
         if size > MAX_BYTES:
-            raise _unusable(name, f"{name} is {size:,} bytes; a spec is at most {MAX_BYTES:,}", "is this the right file?")
+            raise _unusable(
+                name, f"{name} is {size:,} bytes; a spec is at most {MAX_BYTES:,}", "is this the right file?"
+            )
         data = p.read_bytes()
     except PermissionError:
         raise _unusable(name, f"cannot read {name}: permission denied", "check the file's permissions") from None

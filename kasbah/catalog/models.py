@@ -8,7 +8,9 @@ from pydantic import Field
 
 from kasbah.spec.base import Confidence, Id, Km, Kw, Latitude, Longitude, StrictModel
 
-Sources = Annotated[list[str], Field(min_length=1, description="Where the figures come from, tagged [P], [S], [C] or [U].")]
+Sources = Annotated[
+    list[str], Field(min_length=1, description="Where the figures come from, tagged [P], [S], [C] or [U].")
+]
 
 
 class Sourced(StrictModel):

@@ -123,4 +123,6 @@ class Campus(StrictModel):
     wan: Wan
     object_storage: ObjectStorage
     monitoring: Monitoring = Monitoring()
-    catalog: Catalog = Field(default_factory=Catalog, description="Entries added to or overriding the built-in catalog.")
+    catalog: Catalog = Field(
+        default_factory=Catalog, description="Entries added to or overriding the built-in catalog."
+    )

@@ -1,0 +1,203 @@
+"""The `kasbah` command. Thin commands over shared helpers; only this module prints, and no traceback reaches a user.
+
+Exit codes: 0 clean (warnings allowed), 1 the spec has error findings, 2 the input is unusable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from kasbah import __version__
+from kasbah.findings import Finding, Level, SpecError
+from kasbah.plan.derive import Plan, derive
+from kasbah.plan.diff import diff_plans
+from kasbah.report import plan_tables, print_findings, summary_line
+from kasbah.schema import SCHEMA_KINDS, schema_text
+from kasbah.spec.load import is_phase_doc, load_campus, load_spec
+from kasbah.yamlsource import load_file
+
+app = typer.Typer(
+    name="kasbah",
+    help="Infrastructure as code for phased AI datacenter campuses: spec → plan → Pulumi, Ansible, monitoring, lab.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SpecArg = Annotated[
+    Path, typer.Argument(help="A phase spec (stacks/phase1.yaml); validate also takes the campus file.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON (stable for scripts).")]
+
+
+def _console(stderr: bool = False) -> Console:
+    width = int(os.environ.get("KASBAH_WIDTH", "0")) or None
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+def _dump(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _exit_for(findings: list[Finding]) -> int:
+    return 1 if any(f.level >= Level.ERROR for f in findings) else 0
+
+
+def _plan_or_exit(spec: Path, as_json: bool) -> tuple[Plan | None, list[Finding]]:
+    """Load and plan; on unusable or invalid input print the findings and exit with their code."""
+    try:
+        loaded = load_spec(spec)
+    except SpecError as exc:
+        _report_failure(exc.findings, as_json)
+        raise typer.Exit(exc.exit_code) from None
+    return derive(loaded)
+
+
+def _report_failure(findings: list[Finding], as_json: bool) -> None:
+    if as_json:
+        _dump({"plan": None, "findings": [f.as_dict() for f in findings]})
+    else:
+        err = _console(stderr=True)
+        print_findings(err, findings)
+        err.print(summary_line(findings))
+
+
+@app.command()
+def validate(spec: SpecArg, as_json: JsonOpt = False) -> None:
+    """Check a spec (and the campus and earlier phases it names) and list every finding."""
+    try:
+        doc = load_file(spec, str(spec))
+        if not is_phase_doc(doc):
+            _, _, findings = load_campus(spec, str(spec))
+            if as_json:
+                _dump({"file": str(spec), "kind": "campus", "findings": [f.as_dict() for f in findings]})
+            else:
+                print_findings(_console(), findings)
+                _console().print(f"{spec}: campus spec, {summary_line(findings)}")
+            raise typer.Exit(_exit_for(findings))
+    except SpecError as exc:
+        _report_failure(exc.findings, as_json)
+        raise typer.Exit(exc.exit_code) from None
+    plan, findings = _plan_or_exit(spec, as_json)
+    if as_json:
+        _dump({"file": str(spec), "kind": "phase", "findings": [f.as_dict() for f in findings]})
+    else:
+        console = _console()
+        print_findings(console, findings)
+        phase = plan.phase if plan else spec.stem
+        console.print(f"{spec}: phase {phase}, {summary_line(findings)}")
+    raise typer.Exit(_exit_for(findings))
+
+
+@app.command()
+def plan(
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+    diff: Annotated[Path | None, typer.Option("--diff", help="Another phase spec: show what SPEC adds to it.")] = None,
+) -> None:
+    """Derive the plan of a phase: power, compute, fabric bill of materials, addresses, WAN paths."""
+    the_plan, findings = _plan_or_exit(spec, as_json)
+    base = None
+    if diff is not None:
+        base, base_findings = _plan_or_exit(diff, as_json)
+        findings = findings + [f for f in base_findings if f not in findings]
+    if as_json:
+        data: dict[str, object] = {"plan": the_plan.model_dump(mode="json") if the_plan else None}
+        if diff is not None:
+            data["diff"] = diff_plans(base, the_plan).model_dump(mode="json") if base and the_plan else None
+        data["findings"] = [f.as_dict() for f in findings]
+        _dump(data)
+        raise typer.Exit(_exit_for(findings))
+    console = _console()
+    if the_plan is not None:
+        console.print(
+            f"[bold]{the_plan.campus}[/] — phase [bold]{the_plan.phase}[/] "
+            f"(after {', '.join(p.id for p in the_plan.phases)}; catalog {the_plan.catalog_version})"
+        )
+        if base is not None:
+            _print_diff(console, base, the_plan)
+        else:
+            for table in plan_tables(the_plan):
+                console.print(table)
+    shown = [f for f in findings if f.level > Level.INFO]
+    print_findings(console, shown)
+    notes = len(findings) - len(shown)
+    console.print(summary_line(findings) + (" (`kasbah validate` lists the notes)" if notes else ""))
+    raise typer.Exit(_exit_for(findings))
+
+
+def _print_diff(console: Console, base: Plan, target: Plan) -> None:
+    from rich.table import Table
+
+    d = diff_plans(base, target)
+    table = Table(title=f"What {d.target} adds to {d.base}", title_justify="left")
+    for col in ("item", d.base, d.target, "change"):
+        table.add_column(col, justify="left" if col == "item" else "right")
+    for c in d.changes:
+        delta = "" if c.delta is None else (f"+{c.delta:,}" if c.delta > 0 else f"{c.delta:,}")
+        table.add_row(
+            c.item, "-" if c.before is None else f"{c.before:,}", "-" if c.after is None else f"{c.after:,}", delta
+        )
+    console.print(table)
+    for label, items in (
+        ("pods added", d.pods_added),
+        ("pods removed", d.pods_removed),
+        ("halls added", d.halls_added),
+        ("halls removed", d.halls_removed),
+        ("cables lit", d.cables_lit),
+        ("cables dark", d.cables_dark),
+    ):
+        if items:
+            console.print(f"{label}: {', '.join(items)}")
+
+
+@app.command()
+def schema(
+    kind: Annotated[Literal["phase", "campus"] | None, typer.Argument(help="phase or campus; both with --out.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write <kind>.schema.json files into this folder.")] = None,
+) -> None:
+    """Write the JSON Schema of the specs, for editor completion (the stacks' modeline points at it)."""
+    kinds = [kind] if kind else list(SCHEMA_KINDS)
+    if out is None:
+        if len(kinds) != 1:
+            _console(stderr=True).print("name a kind (phase or campus), or give --out DIR to write both")
+            raise typer.Exit(2)
+        sys.stdout.write(schema_text(kinds[0]))
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for k in kinds:
+            (out / f"{k}.schema.json").write_text(schema_text(k), encoding="utf-8")
+    except OSError as exc:
+        _console(stderr=True).print(f"error: cannot write to {out}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    _console().print(f"wrote {', '.join(f'{out}/{k}.schema.json' for k in kinds)}")
+
+
+@app.command()
+def version() -> None:
+    """Print Kasbah's version."""
+    _console().print(__version__)
+
+
+def main() -> None:
+    """Console-script entry: any unexpected exception becomes a one-line message, not a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        sys.stderr.write(f"kasbah: internal error: {type(exc).__name__}: {exc}\nThis is a bug; please report it.\n")
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,628 @@
+"""Plan = derive(campus, phases): the one place where counts, power, addresses, fabrics and WAN paths come from.
+
+Phases are replayed in order, so a phase's plan is cumulative (everything still standing after it) and carries its
+own increment. The walk is pure: same spec in, same plan and findings out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from kasbah.catalog import builtin_catalog
+from kasbah.catalog.models import Catalog, GpuSystem, Switch
+from kasbah.findings import Finding, Findings, Level, Path, did_you_mean
+from kasbah.plan import addresses as addr
+from kasbah.plan import fabric as fab
+from kasbah.plan.compute import ComputeTotals, PodPlan, plan_pod, totals
+from kasbah.plan.energy import EnergyPlan, plan_energy
+from kasbah.plan.model import PlanModel
+from kasbah.plan.power import HallPlan, PowerPlan, budget_findings, phase_power, pue_findings
+from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
+from kasbah.spec.load import LoadedSpec
+from kasbah.spec.phase import Hall, Phase
+from kasbah.yamlsource import SourceDoc
+
+FABRIC_PROTOCOL = {"infiniband-ndr": "infiniband", "infiniband-xdr": "infiniband", "spectrum-x": "ethernet"}
+
+
+class PhaseFabric(PlanModel):
+    """The networks one phase builds for its own pods."""
+
+    phase: str
+    compute: list[fab.ComputeFabricPlan]
+    storage: fab.NetworkPlan | None
+    oob: fab.NetworkPlan | None
+
+
+class PhaseSummary(PlanModel):
+    id: str
+    ready_by: dt.date
+    file: str
+    budget_mw: float
+    basis: str
+    it_load_mw: float
+    facility_mw: float
+    pods: int
+    racks: int
+    gpus: int
+    decommissioned: list[str]
+
+
+class Plan(PlanModel):
+    """Everything derived for one phase: its increment and the campus as it stands after it."""
+
+    campus: str
+    phase: str
+    catalog_version: str
+    phases: list[PhaseSummary]
+    increment: ComputeTotals
+    cumulative: ComputeTotals
+    power: PowerPlan
+    energy: EnergyPlan
+    halls: list[HallPlan]
+    pods: list[PodPlan]
+    fabrics: list[PhaseFabric]
+    addresses: addr.AddressPlan
+    wan: WanPlan
+
+
+@dataclass
+class _Hall:
+    spec: Hall
+    phase: str
+    doc: SourceDoc
+    path: Path
+    last_doc: SourceDoc
+    last_path: Path
+    decommissioned_in: str | None = None
+
+
+@dataclass
+class _State:
+    halls: dict[str, _Hall] = field(default_factory=dict)
+    pods: dict[str, tuple[PodPlan, SourceDoc, Path]] = field(default_factory=dict)
+    retired_pods: dict[str, str] = field(default_factory=dict)
+    uplinks: list[UplinkRef] = field(default_factory=list)
+    fabrics: list[PhaseFabric] = field(default_factory=list)
+    summaries: list[PhaseSummary] = field(default_factory=list)
+    allocations: list[addr.Allocation] = field(default_factory=list)
+    budget_mw: float = 0.0
+    facility_mw: float = 0.0
+    it_mw: float = 0.0
+
+
+def _ratio(text: str) -> float:
+    return float(text.split(":")[0])
+
+
+def _lookup(catalog_map: dict, key: str, doc: SourceDoc, path: Path, what: str, code: str, out: Findings):
+    if key in catalog_map:
+        return catalog_map[key]
+    hint = did_you_mean(key, catalog_map) or f"known {what}s: {', '.join(sorted(catalog_map))}"
+    out.add(doc.finding(Level.ERROR, code, path, f"unknown {what} '{key}'", hint))
+    return None
+
+
+class _Planner:
+    def __init__(self, spec: LoadedSpec, catalog: Catalog):
+        self.spec = spec
+        self.campus = spec.campus
+        self.cdoc = spec.campus_doc
+        self.catalog = catalog
+        self.out = Findings()
+        self.state = _State()
+        supernets = {n: getattr(self.campus.addressing, n) for n in addr.NETWORKS}
+        self.allocators = {n: addr.Allocator(n, net) for n, net in supernets.items()}
+        self.exhausted: set[str] = set()
+        for a, b in addr.overlapping(supernets):
+            self.out.add(
+                self.cdoc.finding(
+                    Level.ERROR,
+                    "addresses.overlap",
+                    ("addressing", b),
+                    f"addressing.{b} ({supernets[b]}) overlaps addressing.{a} ({supernets[a]})",
+                    "give every network its own, non-overlapping supernet",
+                )
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def _decommission(self, phase: Phase, doc: SourceDoc) -> list[str]:
+        done: list[str] = []
+        for i, d in enumerate(phase.decommission):
+            path = ("decommission", i, "id")
+            if d.kind == "hall":
+                hall = self.state.halls.get(d.id)
+                if hall is None or hall.decommissioned_in:
+                    live = [h for h, v in self.state.halls.items() if not v.decommissioned_in]
+                    self._unknown_decommission(doc, path, "hall", d.id, live)
+                    continue
+                hall.decommissioned_in = phase.id
+                for pod_id in [p for p, (pp, _, _) in self.state.pods.items() if pp.hall == d.id]:
+                    self._retire_pod(pod_id, phase.id)
+            elif d.kind == "pod":
+                if d.id not in self.state.pods:
+                    self._unknown_decommission(doc, path, "pod", d.id, list(self.state.pods))
+                    continue
+                self._retire_pod(d.id, phase.id)
+            else:
+                before = len(self.state.uplinks)
+                self.state.uplinks = [u for u in self.state.uplinks if u.uplink.cable != d.id]
+                if len(self.state.uplinks) == before:
+                    live = sorted({u.uplink.cable for u in self.state.uplinks})
+                    self._unknown_decommission(doc, path, "uplink", d.id, live)
+                    continue
+            done.append(f"{d.kind}:{d.id}")
+        return done
+
+    def _unknown_decommission(self, doc: SourceDoc, path: Path, kind: str, ident: str, live: list[str]) -> None:
+        hint = did_you_mean(ident, live) or (f"{kind}s standing now: {', '.join(sorted(live))}" if live else None)
+        self.out.add(
+            doc.finding(
+                Level.ERROR,
+                "lifecycle.unknown-decommission",
+                path,
+                f"cannot decommission {kind} '{ident}': no earlier phase built it, or it is already gone",
+                hint,
+            )
+        )
+
+    def _retire_pod(self, pod_id: str, phase_id: str) -> None:
+        pp, _, _ = self.state.pods.pop(pod_id)
+        self.state.retired_pods[pod_id] = phase_id
+        self.state.it_mw -= pp.it_kw / 1000
+
+    def _hall(self, phase: Phase, doc: SourceDoc, hi: int, hall: Hall) -> _Hall | None:
+        path: Path = ("halls", hi)
+        known = self.state.halls.get(hall.id)
+        if known and known.decommissioned_in:
+            self.out.add(
+                doc.finding(
+                    Level.ERROR,
+                    "lifecycle.hall-decommissioned",
+                    (*path, "id"),
+                    f"hall '{hall.id}' was decommissioned in phase {known.decommissioned_in}",
+                    "give a rebuilt hall a new id",
+                )
+            )
+            return None
+        if known is None:
+            missing = [k for k in ("power_limit_mw", "cooling", "max_rack_kw") if getattr(hall, k) is None]
+            if missing:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "hall.incomplete",
+                        (*path, "id"),
+                        f"new hall '{hall.id}' needs {', '.join(missing)}",
+                        "only a hall built in an earlier phase may be listed with just its id and new pods",
+                    )
+                )
+                return None
+            entry = _Hall(hall, phase.id, doc, path, doc, path)
+            self.state.halls[hall.id] = entry
+            return entry
+        old = known.spec
+        for key in ("power_limit_mw", "cooling", "max_rack_kw"):
+            new_v, old_v = getattr(hall, key), getattr(old, key)
+            if new_v is None or new_v == old_v:
+                continue
+            lowered = key == "cooling" or new_v < old_v
+            if lowered:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "lifecycle.removes-built",
+                        (*path, key),
+                        f"hall '{hall.id}' was built in phase {known.phase} with {key} {old_v}; changing it to "
+                        f"{new_v} takes away what was built",
+                        f"decommission the hall first (decommission: [{{kind: hall, id: {hall.id}}}]) and build a "
+                        "new one",
+                    )
+                )
+            else:
+                self.out.add(
+                    doc.finding(
+                        Level.INFO,
+                        "hall.upgraded",
+                        (*path, key),
+                        f"hall '{hall.id}' {key} raised from {old_v} to {new_v} in phase {phase.id}",
+                    )
+                )
+        merged = old.model_copy(
+            update={k: getattr(hall, k) for k in ("power_limit_mw", "max_rack_kw") if getattr(hall, k) is not None}
+        )
+        if hall.power_limit_mw is not None and hall.power_limit_mw < old.power_limit_mw:
+            merged = merged.model_copy(update={"power_limit_mw": old.power_limit_mw})
+        if hall.max_rack_kw is not None and old.max_rack_kw is not None and hall.max_rack_kw < old.max_rack_kw:
+            merged = merged.model_copy(update={"max_rack_kw": old.max_rack_kw})
+        known.spec = merged
+        known.last_doc, known.last_path = doc, path
+        return known
+
+    # -- per phase ---------------------------------------------------------------------------------------------
+    def _pods(self, phase: Phase, doc: SourceDoc) -> list[PodPlan]:
+        built: list[PodPlan] = []
+        seen_halls: dict[str, int] = {}
+        for hi, hall in enumerate(phase.halls):
+            if hall.id in seen_halls:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "names.duplicate",
+                        ("halls", hi, "id"),
+                        f"hall '{hall.id}' is listed twice in this phase (also halls[{seen_halls[hall.id]}])",
+                        "list each hall once, with all its new pods",
+                    )
+                )
+                continue
+            seen_halls[hall.id] = hi
+            entry = self._hall(phase, doc, hi, hall)
+            if entry is None:
+                continue
+            spec = entry.spec
+            for pi, pod in enumerate(hall.pods):
+                path: Path = ("halls", hi, "pods", pi)
+                if pod.id in self.state.pods or pod.id in self.state.retired_pods:
+                    where = self.state.pods[pod.id][0].phase if pod.id in self.state.pods else "an earlier phase"
+                    self.out.add(
+                        doc.finding(
+                            Level.ERROR,
+                            "names.duplicate",
+                            (*path, "id"),
+                            f"pod id '{pod.id}' is already used (built in {where})",
+                            "pod ids are unique across the campus and never reused; pick a new id",
+                        )
+                    )
+                    continue
+                system: GpuSystem | None = _lookup(
+                    self.catalog.systems, pod.sku, doc, (*path, "sku"), "system SKU", "catalog.unknown-sku", self.out
+                )
+                if system is None:
+                    continue
+                pp = plan_pod(pod, system, phase=phase.id, hall=hall.id)
+                self._rack_checks(pp, system, spec, doc, path)
+                self.state.pods[pod.id] = (pp, doc, path)
+                built.append(pp)
+        return built
+
+    def _rack_checks(self, pp: PodPlan, system: GpuSystem, hall: Hall, doc: SourceDoc, path: Path) -> None:
+        if system.cooling == "liquid" and hall.cooling == "air":
+            self.out.add(
+                doc.finding(
+                    Level.ERROR,
+                    "power.cooling-kind",
+                    (*path, "sku"),
+                    f"pod '{pp.id}': {system.name} needs direct liquid cooling, but hall '{hall.id}' is air-cooled",
+                    "place the pod in a direct_liquid hall, or pick an air-cooled SKU",
+                )
+            )
+        if hall.max_rack_kw is not None and pp.rack_kw > hall.max_rack_kw:
+            self.out.add(
+                doc.finding(
+                    Level.ERROR,
+                    "power.rack-over-limit",
+                    (*path, "units_per_rack" if pp.units_per_rack > 1 else "sku"),
+                    f"pod '{pp.id}': a rack draws {pp.rack_kw:g} kW ({pp.units_per_rack} x "
+                    f"{system.unit_power_kw:g} kW), over hall '{hall.id}''s {hall.max_rack_kw:g} kW per rack",
+                    "put fewer units in each rack (units_per_rack) or use a hall rated for denser racks",
+                )
+            )
+
+    def _hall_findings(self) -> None:
+        for hall_id, entry in self.state.halls.items():
+            if entry.decommissioned_in:
+                continue
+            load = sum(pp.it_kw for pp, _, _ in self.state.pods.values() if pp.hall == hall_id) / 1000
+            limit = entry.spec.power_limit_mw
+            if limit is not None and load > limit + 1e-9:
+                self.out.add(
+                    entry.last_doc.finding(
+                        Level.ERROR,
+                        "power.hall-over-limit",
+                        (*entry.last_path, "id"),
+                        f"hall '{hall_id}' carries {load:.3f} MW of IT load, over its {limit:g} MW limit",
+                        "move pods to another hall or raise the hall's power_limit_mw",
+                    )
+                )
+
+    def _switch(self, switch_id: str, doc: SourceDoc, path: Path) -> Switch | None:
+        return _lookup(self.catalog.switches, switch_id, doc, path, "switch", "catalog.unknown-switch", self.out)
+
+    def _fabric(self, phase: Phase, doc: SourceDoc, pods: list[PodPlan]) -> PhaseFabric:
+        nets = phase.networks
+        if nets is None:
+            if pods:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.missing",
+                        ("halls",),
+                        f"phase {phase.id} builds {len(pods)} pods but declares no networks",
+                        "add networks: {compute: ..., storage: ..., oob: ...}",
+                    )
+                )
+            return PhaseFabric(phase=phase.id, compute=[], storage=None, oob=None)
+        computes: list[fab.ComputeFabricPlan] = []
+        storage = oob = None
+        sw = self._switch(nets.compute.switch, doc, ("networks", "compute", "switch"))
+        if sw is not None and FABRIC_PROTOCOL[nets.compute.kind] != sw.protocol:
+            self.out.add(
+                doc.finding(
+                    Level.ERROR,
+                    "fabric.switch-protocol",
+                    ("networks", "compute", "switch"),
+                    f"a {nets.compute.kind} fabric needs {FABRIC_PROTOCOL[nets.compute.kind]} switches; "
+                    f"'{nets.compute.switch}' is {sw.protocol}",
+                    "pick a switch of the fabric's kind (QM9700 for NDR, Q3400 for XDR, SN5600 for Spectrum-X)",
+                )
+            )
+            sw = None
+        groups: dict[tuple[int, int], list[PodPlan]] = {}
+        for pp in pods:
+            groups.setdefault((pp.nics_per_node, pp.nic_gbps), []).append(pp)
+        if sw is not None:
+            for (nics, gbps), members in sorted(groups.items()):
+                if nics == 0:
+                    continue
+                if fab.radix_at(sw, gbps) is None:
+                    self.out.add(
+                        doc.finding(
+                            Level.ERROR,
+                            "fabric.port-speed",
+                            ("networks", "compute", "switch"),
+                            f"'{nets.compute.switch}' has no ports for {gbps} Gb/s NICs",
+                            f"its ports: {', '.join(f'{n} x {s}G' for s, n in sorted(sw.ports.items()))}",
+                        )
+                    )
+                    continue
+                per_su = max(members[0].nodes, 1)
+                plan = fab.plan_compute_fabric(
+                    nodes=sum(m.nodes for m in members),
+                    nics_per_node=nics,
+                    nic_gbps=gbps,
+                    switch_id=nets.compute.switch,
+                    switch=sw,
+                    kind=nets.compute.kind,
+                    rail_optimised=nets.compute.rail_optimised,
+                    oversubscription=_ratio(nets.compute.oversubscription),
+                    nodes_per_scalable_unit=per_su,
+                )
+                if plan.split_note:
+                    self.out.add(doc.finding(Level.INFO, "fabric.split", ("networks", "compute"), plan.split_note))
+                computes.append(plan)
+        ssw = self._switch(nets.storage.switch, doc, ("networks", "storage", "switch"))
+        ports = sum(p.storage_ports for p in pods)
+        if ssw is not None and ports:
+            speed = max(p.storage_port_gbps for p in pods)
+            if fab.radix_at(ssw, speed) is None:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.port-speed",
+                        ("networks", "storage", "switch"),
+                        f"'{nets.storage.switch}' has no ports for {speed} Gb/s storage links",
+                    )
+                )
+            else:
+                storage = fab.plan_storage_network(
+                    endpoints=ports,
+                    port_gbps=speed,
+                    switch_id=nets.storage.switch,
+                    switch=ssw,
+                    oversubscription=_ratio(nets.storage.oversubscription),
+                )
+        osw = self._switch(nets.oob.switch, doc, ("networks", "oob", "switch"))
+        if osw is not None and pods:
+            oob = fab.plan_oob_network(
+                racks=sum(p.racks for p in pods),
+                endpoints=sum(p.oob_ports for p in pods),
+                switch_id=nets.oob.switch,
+                switch=osw,
+                switches_per_rack=max(p.oob_switches // max(p.racks, 1) for p in pods),
+            )
+        return PhaseFabric(phase=phase.id, compute=computes, storage=storage, oob=oob)
+
+    def _allocate(self, network: str, needed: int, *, phase: str, scope: str, hall=None, pod=None) -> None:
+        if needed <= 0 or network in self.exhausted:
+            return
+        alloc = self.allocators[network]
+        block = alloc.allocate(needed)
+        if block is None:
+            self.exhausted.add(network)
+            self.out.add(
+                self.cdoc.finding(
+                    Level.ERROR,
+                    "addresses.exhausted",
+                    ("addressing", network),
+                    f"addressing.{network} ({alloc.supernet}) is exhausted: {scope} '{pod or hall or phase}' of "
+                    f"phase {phase} needs {needed:,} addresses and {max(alloc.left(), 0):,} are left",
+                    "give this network a larger supernet (a shorter prefix)",
+                )
+            )
+            return
+        self.state.allocations.append(
+            addr.Allocation(
+                network=network, phase=phase, scope=scope, hall=hall, pod=pod, cidr=str(block), needed=needed
+            )
+        )
+
+    def _addresses(self, phase: Phase, pods: list[PodPlan], fabric: PhaseFabric, uplinks: list[UplinkRef]) -> None:
+        for pp in pods:
+            kw = {"phase": phase.id, "scope": "pod", "hall": pp.hall, "pod": pp.id}
+            self._allocate("compute_fabric", pp.compute_nics, **kw)
+            self._allocate("storage", pp.storage_ports, **kw)
+            self._allocate("oob", pp.oob_ports + pp.oob_switches, **kw)
+        switches = sum(sum(c.totals.values()) for c in fabric.compute)
+        switches += (fabric.storage.switches if fabric.storage else 0) + (fabric.oob.switches if fabric.oob else 0)
+        edge_routers = {u.uplink.edge_router for u in uplinks}
+        self._allocate("loopbacks", switches + len(edge_routers), phase=phase.id, scope="phase")
+        if pods or uplinks:
+            self._allocate("services", addr.SERVICES_PER_PHASE, phase=phase.id, scope="phase")
+        for u in uplinks:
+            self._allocate("wan_links", 2, phase=phase.id, scope=f"uplink {u.uplink.cable}/{u.uplink.edge_router}")
+
+    def _uplinks(self, phase: Phase, doc: SourceDoc) -> list[UplinkRef]:
+        new: list[UplinkRef] = []
+        live = {(u.uplink.cable, u.uplink.edge_router): u for u in self.state.uplinks}
+        for i, up in enumerate(phase.wan_uplinks):
+            key = (up.cable, up.edge_router)
+            if key in live:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "names.duplicate",
+                        ("wan_uplinks", i, "cable"),
+                        f"an uplink on cable '{up.cable}' from {up.edge_router} already exists "
+                        f"(lit in phase {live[key].phase_id})",
+                        "add capacity under a different edge_router, or decommission the uplink and light it again",
+                    )
+                )
+                continue
+            ref = UplinkRef(phase_id=phase.id, doc=doc, path=("wan_uplinks", i), uplink=up)
+            live[key] = ref
+            new.append(ref)
+        self.state.uplinks.extend(new)
+        return new
+
+    def _phase(self, index: int, phase: Phase, doc: SourceDoc) -> tuple[list[PodPlan], PowerPlan]:
+        if index:
+            prev = self.spec.phases[index - 1].phase
+            if phase.ready_by <= prev.ready_by:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "phases.date-order",
+                        ("ready_by",),
+                        f"phase {phase.id} is ready by {phase.ready_by}, not after phase {prev.id} ({prev.ready_by}) "
+                        "which it follows",
+                        "phases are built in order: fix the date or the 'follows' chain",
+                    )
+                )
+            if phase.id in {p.phase.id for p in self.spec.phases[:index]}:
+                self.out.add(
+                    doc.finding(Level.ERROR, "names.duplicate", ("id",), f"phase id '{phase.id}' is used twice")
+                )
+        gone = self._decommission(phase, doc)
+        pods = self._pods(phase, doc)
+        self._hall_findings()
+        fabric = self._fabric(phase, doc, pods)
+        self.state.fabrics.append(fabric)
+        uplinks = self._uplinks(phase, doc)
+        self._addresses(phase, pods, fabric, uplinks)
+        inc = totals(pods)
+        self.state.budget_mw += phase.power.budget_mw
+        it = inc.gpu_it_mw + phase.power.other_it_mw
+        self.state.it_mw += it
+        self.state.facility_mw += it * phase.power.design_pue
+        power = phase_power(
+            phase.power,
+            inc.gpu_it_mw,
+            cumulative_budget_mw=self.state.budget_mw,
+            cumulative_it_mw=self.state.it_mw,
+            cumulative_facility_mw=self.state.facility_mw,
+        )
+        warn = self.campus.monitoring.power_budget_warning
+        self.out.extend(budget_findings(power, doc, phase=phase.id, warn_ratio=warn))
+        self.out.extend(pue_findings(phase.power, doc, campus_pue=self.campus.design_pue, phase=phase.id))
+        self.state.summaries.append(
+            PhaseSummary(
+                id=phase.id,
+                ready_by=phase.ready_by,
+                file=doc.file,
+                budget_mw=phase.power.budget_mw,
+                basis=phase.power.basis,
+                it_load_mw=power.it_load_mw,
+                facility_mw=power.facility_mw,
+                pods=inc.pods,
+                racks=inc.racks,
+                gpus=inc.gpus,
+                decommissioned=gone,
+            )
+        )
+        return pods, power
+
+    def run(self) -> Plan:
+        pods: list[PodPlan] = []
+        power: PowerPlan | None = None
+        for i, lp in enumerate(self.spec.phases):
+            pods, power = self._phase(i, lp.phase, lp.doc)
+        assert power is not None
+        energy, efind = plan_energy(self.campus.energy, self.cdoc, demand_mw=self.state.facility_mw)
+        self.out.extend(efind)
+        wan, wfind = plan_wan(
+            campus=self.campus, campus_doc=self.cdoc, catalog=self.catalog, uplinks=self.state.uplinks
+        )
+        self.out.extend(wfind)
+        live = [pp for pp, _, _ in self.state.pods.values()]
+        halls = []
+        for hall_id, h in self.state.halls.items():
+            if h.decommissioned_in:
+                continue
+            members = [pp for pp in live if pp.hall == hall_id]
+            load = round(sum(pp.it_kw for pp in members) / 1000, 3)
+            limit = h.spec.power_limit_mw or 0.0
+            halls.append(
+                HallPlan(
+                    id=hall_id,
+                    built_in=h.phase,
+                    cooling=h.spec.cooling or "",
+                    power_limit_mw=limit,
+                    max_rack_kw=h.spec.max_rack_kw or 0.0,
+                    pods=[pp.id for pp in members],
+                    racks=sum(pp.racks for pp in members),
+                    it_load_mw=load,
+                    utilisation=round(load / limit, 4) if limit else 0.0,
+                )
+            )
+        target = self.spec.target.phase
+        return Plan(
+            campus=self.campus.name,
+            phase=target.id,
+            catalog_version=self.catalog.version,
+            phases=self.state.summaries,
+            increment=totals(pods),
+            cumulative=totals(live),
+            power=power,
+            energy=energy,
+            halls=halls,
+            pods=live,
+            fabrics=self.state.fabrics,
+            addresses=addr.AddressPlan(
+                supernets=[self.allocators[n].use() for n in addr.NETWORKS], allocations=self.state.allocations
+            ),
+            wan=wan,
+        )
+
+
+def catalog_for(spec: LoadedSpec) -> Catalog:
+    """The built-in catalog with the campus's own entries added or overriding it."""
+    return builtin_catalog().merged(spec.campus.catalog)
+
+
+def derive(spec: LoadedSpec) -> tuple[Plan | None, list[Finding]]:
+    """The plan of the spec's target phase and every finding, worst first.
+
+    A crash inside a check is a bug in Kasbah, but the user still gets a located error finding, never a traceback.
+    """
+    findings = Findings()
+    findings.extend(spec.findings)
+    plan: Plan | None = None
+    planner: _Planner | None = None
+    try:
+        planner = _Planner(spec, catalog_for(spec))
+        plan = planner.run()
+    except Exception as exc:
+        target = spec.target
+        findings.add(
+            target.doc.finding(
+                Level.ERROR,
+                "internal.crash",
+                (),
+                f"the planner failed on this spec: {type(exc).__name__}: {exc}",
+                "this is a bug in Kasbah; please report it with the spec",
+            )
+        )
+    if planner is not None:
+        findings.extend(planner.out)
+    return plan, findings.sorted()

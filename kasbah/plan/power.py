@@ -1,0 +1,145 @@
+"""Power: halls against their limits, racks against their cooling, the phase against its budget, PUE sanity."""
+
+from __future__ import annotations
+
+from kasbah.findings import Finding, Level
+from kasbah.plan.model import PlanModel
+from kasbah.spec.phase import Power
+from kasbah.yamlsource import SourceDoc
+
+PUE_FLOOR = 1.0
+PUE_IMPLAUSIBLE = 3.0
+"""Above this a design PUE is almost certainly a typo: even old air-cooled rooms report about 2."""
+PUE_DRIFT = 0.3
+"""A phase whose design PUE is this far from the campus target gets a warning."""
+
+TOPOLOGY = {"N": "no redundancy", "N+1": "one spare module", "2N": "two full paths", "2N+1": "two paths plus a spare"}
+
+
+class HallPlan(PlanModel):
+    id: str
+    built_in: str
+    cooling: str
+    power_limit_mw: float
+    max_rack_kw: float
+    pods: list[str]
+    racks: int
+    it_load_mw: float
+    utilisation: float
+
+
+class PowerPlan(PlanModel):
+    """The phase's own power (its increment) and the campus's after it."""
+
+    basis: str
+    budget_mw: float
+    design_pue: float
+    redundancy: str
+    cooling_redundancy: str
+    gpu_it_mw: float
+    other_it_mw: float
+    it_load_mw: float
+    facility_mw: float
+    counted_mw: float
+    headroom_mw: float
+    cumulative_budget_mw: float
+    cumulative_it_load_mw: float
+    cumulative_facility_mw: float
+
+
+def phase_power(
+    power: Power,
+    gpu_it_mw: float,
+    *,
+    cumulative_budget_mw: float,
+    cumulative_it_mw: float,
+    cumulative_facility_mw: float,
+) -> PowerPlan:
+    it = gpu_it_mw + power.other_it_mw
+    facility = it * power.design_pue
+    counted = it if power.basis == "it_load" else facility
+    return PowerPlan(
+        basis=power.basis,
+        budget_mw=power.budget_mw,
+        design_pue=power.design_pue,
+        redundancy=power.redundancy,
+        cooling_redundancy=power.cooling_redundancy,
+        gpu_it_mw=round(gpu_it_mw, 3),
+        other_it_mw=round(power.other_it_mw, 3),
+        it_load_mw=round(it, 3),
+        facility_mw=round(facility, 3),
+        counted_mw=round(counted, 3),
+        headroom_mw=round(power.budget_mw - counted, 3),
+        cumulative_budget_mw=round(cumulative_budget_mw, 3),
+        cumulative_it_load_mw=round(cumulative_it_mw, 3),
+        cumulative_facility_mw=round(cumulative_facility_mw, 3),
+    )
+
+
+def budget_findings(plan: PowerPlan, doc: SourceDoc, *, phase: str, warn_ratio: float) -> list[Finding]:
+    what = (
+        "IT load"
+        if plan.basis == "it_load"
+        else f"facility power (IT {plan.it_load_mw:g} MW x PUE {plan.design_pue:g})"
+    )
+    out: list[Finding] = []
+    if plan.counted_mw > plan.budget_mw:
+        out.append(
+            doc.finding(
+                Level.ERROR,
+                "power.over-budget",
+                ("power", "budget_mw"),
+                f"phase {phase}: {what} is {plan.counted_mw:g} MW, over its budget of {plan.budget_mw:g} MW "
+                f"by {plan.counted_mw - plan.budget_mw:.3f} MW",
+                "remove pods, lower other_it_mw, or raise power.budget_mw if the grid connection allows it",
+            )
+        )
+    elif plan.counted_mw > warn_ratio * plan.budget_mw:
+        out.append(
+            doc.finding(
+                Level.WARNING,
+                "power.near-budget",
+                ("power", "budget_mw"),
+                f"phase {phase}: {what} is {plan.counted_mw:g} MW, {plan.counted_mw / plan.budget_mw:.0%} of its "
+                f"{plan.budget_mw:g} MW budget (warning above {warn_ratio:.0%})",
+                "leave headroom for cooling excursions, or confirm the budget counts what you think it counts",
+            )
+        )
+    return out
+
+
+def pue_findings(power: Power, doc: SourceDoc, *, campus_pue: float, phase: str) -> list[Finding]:
+    pue = power.design_pue
+    path = ("power", "design_pue")
+    if pue < PUE_FLOOR:
+        return [
+            doc.finding(
+                Level.ERROR,
+                "power.pue-below-one",
+                path,
+                f"design PUE {pue:g} is below 1.0: a facility cannot use less power than its IT load",
+                "PUE = facility power / IT power; liquid-cooled halls reach about 1.1-1.2",
+            )
+        ]
+    if pue > PUE_IMPLAUSIBLE:
+        return [
+            doc.finding(
+                Level.WARNING,
+                "power.pue-implausible",
+                path,
+                f"design PUE {pue:g} is implausibly high (above {PUE_IMPLAUSIBLE:g})",
+                "check the value: is it a percentage or a typo?",
+            )
+        ]
+    if abs(pue - campus_pue) > PUE_DRIFT:
+        return [
+            doc.finding(
+                Level.WARNING,
+                "power.pue-far-from-design",
+                path,
+                f"phase {phase} design PUE {pue:g} is far from the campus design PUE {campus_pue:g} "
+                f"(more than {PUE_DRIFT:g} apart)",
+                "align the phase with the campus target, or change the campus's design_pue",
+            )
+        ]
+    return []

@@ -1,0 +1,179 @@
+"""How findings and plans look to a person: located messages with a caret, and Rich tables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path as FsPath
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kasbah.findings import Finding, Level
+from kasbah.plan.derive import Plan
+
+_STYLE = {Level.ERROR: "bold red", Level.WARNING: "bold yellow", Level.INFO: "bold cyan"}
+_TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s:,\]\}#]+")
+
+
+@lru_cache(maxsize=64)
+def _lines(file: str) -> tuple[str, ...]:
+    try:
+        return tuple(FsPath(file).read_text(encoding="utf-8", errors="replace").splitlines())
+    except OSError:
+        return ()
+
+
+def source_excerpt(finding: Finding) -> tuple[str, int] | None:
+    """The offending source line and the caret's length, when the file and line are known."""
+    if not finding.file or not finding.line:
+        return None
+    lines = _lines(finding.file)
+    if not 0 < finding.line <= len(lines):
+        return None
+    text = lines[finding.line - 1]
+    col = max((finding.column or 1) - 1, 0)
+    match = _TOKEN.match(text, col)
+    return text, max(len(match.group(0)) if match else 1, 1)
+
+
+def render_finding(f: Finding) -> Text:
+    """`error[code]: message`, `--> file:line:col (path)`, the source line with a caret, then the hint."""
+    out = Text()
+    out.append(f"{f.level}", style=_STYLE[f.level])
+    out.append(f"[{f.code}]", style="dim")
+    out.append(f": {f.message}\n")
+    if f.file:
+        where = f.file + (f":{f.line}" if f.line else "") + (f":{f.column}" if f.line and f.column else "")
+        out.append(f"  --> {where}", style="blue")
+        if f.path:
+            out.append(f" ({f.path})", style="dim")
+        out.append("\n")
+    excerpt = source_excerpt(f)
+    if excerpt:
+        text, width = excerpt
+        gutter = " " * len(str(f.line))
+        out.append(f"  {gutter} |\n", style="blue")
+        out.append(f"  {f.line} | ", style="blue")
+        out.append(text + "\n")
+        out.append(f"  {gutter} | ", style="blue")
+        out.append(" " * ((f.column or 1) - 1) + "^" * width + "\n", style=_STYLE[f.level])
+    if f.hint:
+        out.append("  = hint: ", style="bold")
+        out.append(f.hint + "\n")
+    return out
+
+
+def print_findings(console: Console, findings: Iterable[Finding]) -> None:
+    for f in findings:
+        console.print(render_finding(f), soft_wrap=True)
+
+
+def summary_line(findings: list[Finding]) -> str:
+    counts = {lvl: sum(1 for f in findings if f.level == lvl) for lvl in Level}
+    return f"{counts[Level.ERROR]} error(s), {counts[Level.WARNING]} warning(s), {counts[Level.INFO]} note(s)"
+
+
+def _n(value: float | int) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
+def plan_tables(plan: Plan) -> list[Table]:
+    """The tables of `kasbah plan`: power, compute, fabric bill of materials, addresses, WAN."""
+    tables: list[Table] = []
+    p = plan.power
+    power = Table(title=f"Power — phase {plan.phase} (budget counts {p.basis.replace('_', ' ')})", title_justify="left")
+    for col in ("", "this phase", "campus after it"):
+        power.add_column(col, justify="right" if col else "left")
+    power.add_row("budget MW", _n(p.budget_mw), _n(p.cumulative_budget_mw))
+    power.add_row("IT load MW", _n(p.it_load_mw), _n(p.cumulative_it_load_mw))
+    power.add_row(f"facility MW (PUE {p.design_pue:g})", _n(p.facility_mw), _n(p.cumulative_facility_mw))
+    power.add_row("headroom MW", _n(p.headroom_mw), "")
+    power.add_row("redundancy power / cooling", f"{p.redundancy} / {p.cooling_redundancy}", "")
+    e = plan.energy
+    power.add_row(
+        f"renewable share ({e.supplier})",
+        "",
+        f"{e.renewable_share:.0%} (declared {e.declared_renewable_share:.0%})",
+    )
+    if e.contracted_mw is not None:
+        power.add_row("PPA contracted MW", "", f"{_n(e.contracted_mw)} (headroom {_n(e.contract_headroom_mw or 0)})")
+    tables.append(power)
+
+    halls = Table(title="Halls", title_justify="left")
+    for col in ("hall", "built in", "cooling", "racks", "IT MW", "limit MW", "use", "max rack kW"):
+        halls.add_column(col, justify="left" if col in ("hall", "built in", "cooling") else "right")
+    for h in plan.halls:
+        halls.add_row(
+            h.id,
+            h.built_in,
+            h.cooling,
+            _n(h.racks),
+            _n(h.it_load_mw),
+            _n(h.power_limit_mw),
+            f"{h.utilisation:.0%}",
+            _n(h.max_rack_kw),
+        )
+    tables.append(halls)
+
+    compute = Table(title="Compute", title_justify="left")
+    for col in ("", "this phase", "campus after it"):
+        compute.add_column(col, justify="right" if col else "left")
+    for key in ("pods", "racks", "units", "nodes", "gpus", "nvlink_domains", "compute_nics"):
+        compute.add_row(key.replace("_", " "), _n(getattr(plan.increment, key)), _n(getattr(plan.cumulative, key)))
+    tables.append(compute)
+
+    bom = Table(title="Fabric bill of materials (per phase)", title_justify="left")
+    for col in ("phase", "network", "switch", "tier", "switches", "cables down", "transceivers"):
+        bom.add_column(col, justify="right" if col in ("switches", "cables down", "transceivers") else "left")
+    for pf in plan.fabrics:
+        for cf in pf.compute:
+            label = f"compute {cf.kind} ({len(cf.domains)} domain{'s' if len(cf.domains) != 1 else ''})"
+            for tier in _sum_tiers([t for d in cf.domains for t in d.tiers]):
+                bom.add_row(pf.phase, label, cf.switch, *tier)
+        for name, net in (("storage", pf.storage), ("oob", pf.oob)):
+            if net is not None:
+                for tier in _sum_tiers(net.tiers):
+                    bom.add_row(pf.phase, name, net.switch, *tier)
+    tables.append(bom)
+
+    nets = Table(title="Address space", title_justify="left")
+    for col in ("network", "supernet", "allocated", "size", "use"):
+        nets.add_column(col, justify="left" if col in ("network", "supernet") else "right")
+    for s in plan.addresses.supernets:
+        nets.add_row(s.network, s.cidr, _n(s.allocated), _n(s.size), f"{s.utilisation:.1%}")
+    tables.append(nets)
+
+    wan = Table(title="WAN paths by region (RTT floor at 4.9 µs/km)", title_justify="left")
+    for col in ("region", "preferred path", "RTT floor ms", "SLO ms", "diverse", "Gb/s", "after worst cut", "commit"):
+        wan.add_column(col, justify="left" if col in ("region", "preferred path", "diverse") else "right")
+    for r in plan.wan.regions:
+        pref = r.preferred
+        path = " → ".join(pref.hops) if pref else "none"
+        cut = f"{_n(r.capacity_after_worst_cut_gbps)}" + (f" ({r.worst_cut_cable} cut)" if r.worst_cut_cable else "")
+        wan.add_row(
+            r.id,
+            path,
+            _n(pref.rtt_floor_ms) if pref else "-",
+            _n(r.rtt_slo_ms),
+            "yes" if r.diverse_pair else "no",
+            _n(r.capacity_gbps),
+            cut,
+            _n(r.committed_egress_gbps),
+        )
+    tables.append(wan)
+    return tables
+
+
+def _sum_tiers(tiers: Iterable) -> list[tuple[str, str, str, str]]:
+    acc: dict[str, list[int]] = {}
+    for t in tiers:
+        row = acc.setdefault(t.name, [0, 0, 0])
+        row[0] += t.switches
+        row[1] += t.cables_down
+        row[2] += t.transceivers_down
+    return [(name, _n(v[0]), _n(v[1]), _n(v[2])) for name, v in acc.items()]
