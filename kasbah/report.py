@@ -138,7 +138,8 @@ def plan_tables(plan: Plan) -> list[Table]:
         for name, net in (("storage", pf.storage), ("oob", pf.oob)):
             if net is not None:
                 for tier in _sum_tiers(net.tiers):
-                    bom.add_row(pf.phase, name, net.switch, *tier)
+                    model = net.aggregation_switch if tier[0] == "spine" and net.aggregation_switch else net.switch
+                    bom.add_row(pf.phase, name, model, *tier)
     tables.append(bom)
 
     nets = Table(title="Address space", title_justify="left")

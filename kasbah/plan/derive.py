@@ -413,8 +413,13 @@ class _Planner:
                     oversubscription=_ratio(nets.storage.oversubscription),
                 )
         osw = self._switch(nets.oob.switch, doc, ("networks", "oob", "switch"))
-        if osw is not None and pods:
+        agg = None
+        if nets.oob.aggregation is not None:
+            agg = self._switch(nets.oob.aggregation, doc, ("networks", "oob", "aggregation"))
+        if osw is not None and pods and (agg is not None or nets.oob.aggregation is None):
             oob = fab.plan_oob_network(
+                aggregation_id=nets.oob.aggregation,
+                aggregation=agg,
                 racks=sum(p.racks for p in pods),
                 endpoints=sum(p.oob_ports for p in pods),
                 switch_id=nets.oob.switch,

@@ -1,7 +1,7 @@
 """Network fabric sizing: fat-tree arithmetic for the compute, storage and out-of-band networks.
 
 Pure and deterministic, and counts only: a 500 MW phase has ~266,000 GPU NICs, so nothing here builds an object per
-endpoint, port or cable. Every function is O(tiers + divisors of the radix), i.e. microseconds.
+endpoint, port or cable: a plan is a few dozen integer steps (one binary search of ~20), i.e. microseconds.
 
 The rules, and why (k = ports of the switch at the NIC's speed):
 
@@ -17,7 +17,8 @@ The rules, and why (k = ports of the switch at the NIC's speed):
   therefore cabled for every leaf port, used or not (the H100 RA's 31-node SU: 248 node cables, 256 leaf-spine).
 - Spines: each leaf spreads its u uplinks evenly over the spines it reaches, so the spine count is the smallest
   divisor of u that gives enough spine ports. This is what NVIDIA's tables do: 24 H100 leaves x 32 uplinks need 12
-  NDR spines but get 16; 32 B300 leaves x 72 uplinks need 16 XDR spines but get 18.
+  NDR spines but get 16; 32 B300 leaves x 72 uplinks need 16 XDR spines but get 18. (Unless that would double the
+  count, see `_spine_count`.)
 - Three tiers: leaves form spine groups of at most k/2 leaves, one set of groups per rail ("spine groups"), each
   group with its own spines; cores = ceil(spine uplinks / k).
 - A fabric whose endpoints fit on one switch (E <= k) is a single switch, one tier: every endpoint is then one hop
@@ -98,6 +99,7 @@ class NetworkPlan(PlanModel):
     cables: int
     transceivers: int
     note: str | None = None
+    aggregation_switch: str | None = None
 
 
 def _port_at(switch: Switch, gbps: int) -> tuple[int, int] | None:
@@ -141,12 +143,18 @@ def _split(k: int, r: Fraction) -> tuple[int, int]:
     return down, k - down
 
 
-def _smallest_divisor_at_least(n: int, lo: int) -> int:
-    """The spine count that spreads n uplinks per leaf evenly (n % spines == 0) and gives >= lo spines."""
-    for x in range(max(lo, 1), n + 1):
-        if n % x == 0:
+def _spine_count(uplinks: int, needed: int) -> int:
+    """Spines for leaves of `uplinks` up ports when `needed` spines' worth of ports are enough.
+
+    Rounded up to a divisor of the uplinks, so every leaf has the same number of links to every spine (NVIDIA's
+    tables do this). When no divisor lies below twice the need (a prime uplink count from an oversubscribed split,
+    e.g. 43), the need itself is kept and links spread unevenly by one.
+    """
+    needed = max(needed, 1)
+    for x in range(needed, min(2 * needed, uplinks + 1)):
+        if uplinks % x == 0:
             return x
-    return n
+    return needed
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,7 @@ class _Shape:
         return lo
 
     def spines_for_group(self, leaves: int, down: int) -> int:
-        return _smallest_divisor_at_least(self.u, math.ceil(leaves * self.u / down))
+        return _spine_count(self.u, math.ceil(leaves * self.u / down))
 
     def domain(self, index: int, nodes: int) -> FabricDomain:
         endpoints = nodes * self.nics
@@ -395,7 +403,7 @@ def plan_compute_fabric(
         switch=switch_id,
         port_gbps=speed,
         radix=shape.k,
-        rails=shape.groups if rail_optimised else 1,
+        rails=shape.groups,
         oversubscription=_ratio_text(r),
         tiers_count=tiers_count,
         capacity_per_domain=shape.max_nodes(tiers_count) * nics_per_node if tiers_count else 0,
@@ -454,13 +462,21 @@ def plan_storage_network(
 
 
 def plan_oob_network(
-    *, racks: int, endpoints: int, switch_id: str, switch: Switch, switches_per_rack: int
+    *,
+    racks: int,
+    endpoints: int,
+    switch_id: str,
+    switch: Switch,
+    switches_per_rack: int,
+    aggregation_id: str | None = None,
+    aggregation: Switch | None = None,
 ) -> NetworkPlan:
     """Out-of-band (BMC) network: access switches on the slowest ports, one aggregation tier on the fastest.
 
     Access switches = max(switches_per_rack x racks, ceil(endpoints / access ports)). Each access switch cables all
     its fastest ports up (SN2201: 48 x 1G down, 4 x 100G up) to aggregation switches of the same model, sized from
-    those uplinks; a dedicated, larger aggregation model would need fewer. The catalog's speeds are taken as
+    those uplinks; with `aggregation` (e.g. SN4600C) the aggregation tier is that model at the uplink speed.
+    The catalog's speeds are taken as
     separate port groups here (unlike the compute fabric, where they are alternative configurations). A
     single-speed switch keeps 2 ports up. A single access switch needs no aggregation tier.
     """
@@ -492,14 +508,21 @@ def plan_oob_network(
     ]
     if access > 1:
         uplinks = access * up
+        agg_ports = switch.ports[fast]
+        if aggregation is not None:
+            radix = radix_at(aggregation, fast)
+            if radix is None:
+                raise ValueError(f"aggregation switch '{aggregation_id}' has no ports for {fast} Gb/s uplinks")
+            agg_ports = radix
         tiers.append(
             FabricTier(
                 name="spine",
-                switches=math.ceil(uplinks / switch.ports[fast]),
-                ports_down=switch.ports[fast],
+                switches=math.ceil(uplinks / agg_ports),
+                ports_down=agg_ports,
                 ports_up=0,
                 cables_down=uplinks,
                 transceivers_down=_transceivers(uplinks, fast),
             )
         )
-    return _network(switch_id, slow, tiers)
+    plan = _network(switch_id, slow, tiers)
+    return plan.model_copy(update={"aggregation_switch": aggregation_id}) if aggregation is not None else plan

@@ -57,7 +57,8 @@ class StorageNetwork(StrictModel):
 
 
 class OobNetwork(StrictModel):
-    switch: Id
+    switch: Id = Field(description="Access switch in each rack (e.g. sn2201: 48 x 1G down, 4 x 100G up).")
+    aggregation: Id | None = Field(None, description="Aggregation switch model; default: the access model.")
 
 
 class Networks(StrictModel):

@@ -1,0 +1,37 @@
+"""Shared fixtures: a private copy of the example stacks to edit, and shortcuts to plan a spec."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kasbah.findings import Finding
+from kasbah.plan.derive import Plan, derive
+from kasbah.spec.load import load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def stacks(tmp_path: Path) -> Path:
+    """A copy of stacks/ that a test may edit."""
+    dest = tmp_path / "stacks"
+    shutil.copytree(REPO / "stacks", dest)
+    return dest
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace text that must be there; a test edit that silently misses would test nothing."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not found in {path.name}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def plan_of(path: Path) -> tuple[Plan | None, list[Finding]]:
+    return derive(load_spec(path))
+
+
+def codes(findings: list[Finding]) -> set[str]:
+    return {f.code for f in findings}

@@ -1,0 +1,243 @@
+"""The planner over real example stacks: each finding fires on a minimal bad edit, located where the edit is."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from kasbah.findings import Level
+from tests.conftest import REPO, codes, edit, plan_of
+
+# (file, old text, new text, expected code, expected level, line the finding must point at or None)
+CASES = [
+    ("phase1.yaml", "budget_mw: 40", "budget_mw: 30", "power.over-budget", Level.ERROR),
+    ("phase1.yaml", "budget_mw: 40", "budget_mw: 37", "power.near-budget", Level.WARNING),
+    ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 0.9 ", "power.pue-below-one", Level.ERROR),
+    ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 3.5 ", "power.pue-implausible", Level.WARNING),
+    ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 1.6 ", "power.pue-far-from-design", Level.WARNING),
+    ("phase1.yaml", "power_limit_mw: 16", "power_limit_mw: 12", "power.hall-over-limit", Level.ERROR),
+    ("phase1.yaml", "max_rack_kw: 140", "max_rack_kw: 100", "power.rack-over-limit", Level.ERROR),
+    ("phase1.yaml", "cooling: direct_liquid", "cooling: air", "power.cooling-kind", Level.ERROR),
+    ("phase1.yaml", "sku: gb200-nvl72, count: 8}", "sku: gb200-nvl27, count: 8}", "catalog.unknown-sku", Level.ERROR),
+    ("phase1.yaml", "switch: qm9700", "switch: qm9900", "catalog.unknown-switch", Level.ERROR),
+    ("phase1.yaml", "switch: qm9700", "switch: sn5600", "fabric.switch-protocol", Level.ERROR),
+    ("phase1.yaml", "storage: {switch: sn5600}", "storage: {switch: sn2201}", "fabric.port-speed", Level.ERROR),
+    ("phase1.yaml", "id: h1-su002,", "id: h1-su001,", "names.duplicate", Level.ERROR),
+    ("phase1.yaml", "  - id: h2\n    power_limit_mw: 16\n", "  - id: h2\n", "hall.incomplete", Level.ERROR),
+    ("phase2.yaml", "ready_by: 2027-06-30", "ready_by: 2025-06-30", "phases.date-order", Level.ERROR),
+    (
+        "phase2.yaml",
+        "halls:\n",
+        "decommission:\n  - {kind: pod, id: h1-su999}\nhalls:\n",
+        "lifecycle.unknown-decommission",
+        Level.ERROR,
+    ),
+    ("phase2.yaml", "halls:\n", "halls:\n  - {id: h1, cooling: air}\n", "lifecycle.removes-built", Level.ERROR),
+    ("phase2.yaml", "halls:\n", "halls:\n  - {id: h1, power_limit_mw: 10}\n", "lifecycle.removes-built", Level.ERROR),
+    ("phase2.yaml", "halls:\n", "halls:\n  - {id: h1, power_limit_mw: 20}\n", "hall.upgraded", Level.INFO),
+    (
+        "phase2.yaml",
+        "halls:\n",
+        "decommission:\n  - {kind: hall, id: h2}\nhalls:\n  - {id: h2, pods: []}\n",
+        "lifecycle.hall-decommissioned",
+        Level.ERROR,
+    ),
+    (
+        "phase1.yaml",
+        "networks:\n  compute: {kind: infiniband-ndr, switch: qm9700, rail_optimised: true, "
+        'oversubscription: "1:1"}\n  storage: {switch: sn5600}\n  oob: {switch: sn2201, aggregation: sn4600c}\n',
+        "",
+        "fabric.missing",
+        Level.ERROR,
+    ),
+    (
+        "phase2.yaml",
+        "{cable: estepona-tetouan, gbps: 400, edge_router: edge2}",
+        "{cable: mtwa-north, gbps: 400, edge_router: edge1}",
+        "names.duplicate",
+        Level.ERROR,
+    ),
+    ("campus.yaml", "storage: 10.32.0.0/12", "storage: 10.0.0.0/12", "addresses.overlap", Level.ERROR),
+    ("campus.yaml", "compute_fabric: 10.0.0.0/11", "compute_fabric: 10.0.0.0/20", "addresses.exhausted", Level.ERROR),
+    (
+        "campus.yaml",
+        "declared_renewable_share: 0.9",
+        "declared_renewable_share: 0.95",
+        "energy.renewable-share",
+        Level.ERROR,
+    ),
+    ("campus.yaml", "{kind: grid, share: 0.10}", "{kind: grid, share: 0.2}", "energy.shares", Level.ERROR),
+    ("campus.yaml", "contracted_mw: 500", "contracted_mw: 30", "energy.over-contract", Level.ERROR),
+    ("campus.yaml", "contracted_mw: 500", "contracted_mw: null", "energy.contract-unknown", Level.INFO),
+    (
+        "campus.yaml",
+        "  firming:                # illustrative\n    - {kind: battery, power_mw: 100, energy_mwh: 400}\n"
+        "    - {kind: grid, power_mw: 500}\n",
+        "",
+        "energy.no-firming",
+        Level.WARNING,
+    ),
+    ("campus.yaml", "committed_egress_gbps: 400", "committed_egress_gbps: 1500", "wan.cut-capacity", Level.ERROR),
+    ("campus.yaml", "rtt_slo_ms: 30", "rtt_slo_ms: 5", "wan.slo-below-floor", Level.ERROR),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "code", "level"), CASES, ids=[f"{c[3]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_finding_fires_on_bad_edit(stacks: Path, file: str, old: str, new: str, code: str, level: Level) -> None:
+    target = stacks / ("phase2.yaml" if file == "phase2.yaml" else "phase1.yaml")
+    _, before = plan_of(target)
+    assert code not in codes(before), f"{code} already fires on the unedited example"
+    edit(stacks / file, old, new)
+    _, findings = plan_of(target)
+    hits = [f for f in findings if f.code == code]
+    assert hits, f"expected {code}; got {sorted(codes(findings))}"
+    assert all(f.level == level for f in hits)
+    for f in hits:
+        assert f.file and f.file.endswith(file), f"{code} located in {f.file}, expected {file}"
+        assert f.line and f.column, f"{code} has no line/column"
+        assert f.message
+
+
+def test_examples_have_no_errors_or_warnings() -> None:
+    for name in ("phase1.yaml", "phase2.yaml", "phase3.yaml"):
+        plan, findings = plan_of(REPO / "stacks" / name)
+        assert plan is not None
+        bad = [f for f in findings if f.level >= Level.WARNING]
+        assert not bad, f"{name}: {[(f.code, f.message) for f in bad]}"
+
+
+def test_phase3_reaches_500_mw() -> None:
+    plan, _ = plan_of(REPO / "stacks" / "phase3.yaml")
+    assert plan is not None
+    assert plan.power.cumulative_budget_mw == 500
+    assert [p.id for p in plan.phases] == ["phase1", "phase2", "phase3"]
+    assert plan.power.cumulative_facility_mw <= 500
+
+
+def test_phase1_compute_counts() -> None:
+    plan, _ = plan_of(REPO / "stacks" / "phase1.yaml")
+    assert plan is not None
+    c = plan.cumulative
+    # 28 scalable units of 8 GB200 NVL72 racks: 224 racks x 72 GPUs, 18 compute trays each, one NVLink domain per rack.
+    assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (28, 224, 16_128, 4_032, 224)
+    assert plan.increment == plan.cumulative
+
+
+def test_power_is_it_times_pue() -> None:
+    plan, _ = plan_of(REPO / "stacks" / "phase1.yaml")
+    assert plan is not None
+    p = plan.power
+    assert p.it_load_mw == pytest.approx(p.gpu_it_mw + p.other_it_mw)
+    assert p.facility_mw == pytest.approx(p.it_load_mw * p.design_pue, abs=1e-3)
+    assert p.counted_mw == p.facility_mw  # the example's budget counts facility power
+    assert p.headroom_mw == pytest.approx(40 - p.facility_mw, abs=1e-3)
+
+
+def test_it_load_basis_counts_it_only(stacks: Path) -> None:
+    edit(stacks / "phase1.yaml", "basis: facility", "basis: it_load")
+    plan, _ = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    assert plan.power.counted_mw == plan.power.it_load_mw
+
+
+def test_adding_phases_never_renumbers_earlier_ones() -> None:
+    p1, _ = plan_of(REPO / "stacks" / "phase1.yaml")
+    p3, _ = plan_of(REPO / "stacks" / "phase3.yaml")
+    assert p1 is not None and p3 is not None
+    first = [a for a in p3.addresses.allocations if a.phase == "phase1"]
+    assert first == p1.addresses.allocations
+
+
+def test_allocations_never_overlap() -> None:
+    from ipaddress import ip_network
+
+    plan, _ = plan_of(REPO / "stacks" / "phase3.yaml")
+    assert plan is not None
+    by_net: dict[str, list] = {}
+    for a in plan.addresses.allocations:
+        by_net.setdefault(a.network, []).append(ip_network(a.cidr))
+    for net, blocks in by_net.items():
+        blocks.sort()
+        for x, y in itertools.pairwise(blocks):
+            assert not x.overlaps(y), f"{net}: {x} overlaps {y}"
+        supernet = next(s for s in plan.addresses.supernets if s.network == net)
+        assert all(b.subnet_of(ip_network(supernet.cidr)) for b in blocks)
+
+
+def test_pod_blocks_fit_their_endpoints() -> None:
+    from ipaddress import ip_network
+
+    plan, _ = plan_of(REPO / "stacks" / "phase1.yaml")
+    assert plan is not None
+    for a in plan.addresses.allocations:
+        size = ip_network(a.cidr).num_addresses
+        assert size >= a.needed, a
+        if a.network != "wan_links":
+            assert size < 4 * (a.needed + 2), f"{a.cidr} is far larger than {a.needed} needs"
+
+
+def test_decommission_keeps_addresses_reserved(stacks: Path) -> None:
+    edit(stacks / "phase2.yaml", "halls:\n", "decommission:\n  - {kind: pod, id: h1-su001, reason: test}\nhalls:\n")
+    before, _ = plan_of(REPO / "stacks" / "phase2.yaml")
+    after, findings = plan_of(stacks / "phase2.yaml")
+    assert before is not None and after is not None
+    assert not [f for f in findings if f.level == Level.ERROR]
+    assert "h1-su001" not in [p.id for p in after.pods]
+    assert after.cumulative.racks == before.cumulative.racks - 8
+    assert after.addresses.allocations == before.addresses.allocations
+    assert after.phases[-1].decommissioned == ["pod:h1-su001"]
+
+
+def test_decommissioned_hall_takes_its_pods(stacks: Path) -> None:
+    edit(stacks / "phase2.yaml", "halls:\n", "decommission:\n  - {kind: hall, id: h2}\nhalls:\n")
+    plan, _ = plan_of(stacks / "phase2.yaml")
+    assert plan is not None
+    assert "h2" not in [h.id for h in plan.halls]
+    assert not [p for p in plan.pods if p.hall == "h2"]
+
+
+def test_extending_a_hall_adds_pods_to_it(stacks: Path) -> None:
+    edit(
+        stacks / "phase2.yaml",
+        "halls:\n",
+        "halls:\n  - id: h1\n    pods:\n      - {id: h1-su101, sku: gb300-nvl72, count: 2}\n",
+    )
+    plan, _ = plan_of(stacks / "phase2.yaml")
+    assert plan is not None
+    h1 = next(h for h in plan.halls if h.id == "h1")
+    assert "h1-su101" in h1.pods and h1.built_in == "phase1"
+
+
+def test_planning_is_deterministic() -> None:
+    a = plan_of(REPO / "stacks" / "phase3.yaml")
+    b = plan_of(REPO / "stacks" / "phase3.yaml")
+    assert a[0] is not None
+    assert a[0].model_dump_json() == b[0].model_dump_json()
+    assert a[1] == b[1]
+
+
+def test_campus_catalog_override_adds_a_sku(stacks: Path) -> None:
+    edit(
+        stacks / "campus.yaml",
+        "monitoring: {}",
+        "monitoring: {}\ncatalog:\n  systems:\n    gb200-nvl36x2:\n      name: test system\n      vendor: nvidia\n"
+        "      unit: rack\n      gpus_per_unit: 72\n      compute_trays_per_unit: 18\n      nvlink_domain_gpus: 36\n"
+        "      unit_power_kw: 130\n      cooling: liquid\n      units_per_rack: 1\n      compute_nics_per_unit: 72\n"
+        "      compute_nic_gbps: 400\n      compute_nic: ConnectX-7\n      storage_ports_per_unit: 36\n"
+        "      storage_port_gbps: 400\n      oob_ports_per_unit: 27\n      source: ['test fixture [U]']\n"
+        "      confidence: low\n      notes: test\n",
+    )
+    edit(
+        stacks / "phase1.yaml",
+        "{id: h1-su001, sku: gb200-nvl72, count: 8}",
+        "{id: h1-su001, sku: gb200-nvl36x2, count: 8}",
+    )
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    pod = next(p for p in plan.pods if p.id == "h1-su001")
+    assert pod.sku == "gb200-nvl36x2" and pod.nvlink_domains == 16 and pod.it_kw == 8 * 130
+    assert "catalog.unknown-sku" not in codes(findings)
