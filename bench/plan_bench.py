@@ -29,6 +29,7 @@ Every size sits at ~99 % of its budget, so each phase carries one expected `powe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -168,8 +169,8 @@ def _rss_mb() -> float:
     return kb / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
-def child(spec: str) -> dict:
-    """Runs inside a fresh interpreter: imports, one cold run, WARM_RUNS warm runs, then one traced run."""
+def child(spec: str, runs: int) -> dict:
+    """Runs inside a fresh interpreter: imports, one cold run, `runs` warm runs, then one traced run."""
     t0 = time.perf_counter()
     from kasbah.findings import Level, SpecError
     from kasbah.plan.derive import derive
@@ -178,16 +179,19 @@ def child(spec: str) -> dict:
     import_s = time.perf_counter() - t0
     rss_import = _rss_mb()
 
-    def once() -> tuple[float, object, list]:
+    def once() -> tuple[float, float, object, list]:
         start = time.perf_counter()
-        plan, findings = derive(load_spec(spec))
-        return time.perf_counter() - start, plan, findings
+        loaded = load_spec(spec)
+        mid = time.perf_counter()
+        plan, findings = derive(loaded)
+        return mid - start, time.perf_counter() - mid, plan, findings
 
     try:
-        cold, plan, findings = once()
+        cold_load, cold_derive, plan, findings = once()
     except SpecError as exc:
         return {"findings": [f.as_dict() for f in exc.findings], "loaded": False}
-    warm = [once()[0] for _ in range(WARM_RUNS)]
+    warm = [once()[:2] for _ in range(runs)]
+    best = min(warm, key=sum)
     rss = _rss_mb()  # before tracemalloc, which adds its own overhead
 
     import tracemalloc
@@ -208,19 +212,23 @@ def child(spec: str) -> dict:
         "notes": sum(f.level == Level.INFO for f in findings),
         "findings": [f.as_dict() for f in findings if f.level >= Level.WARNING],
         "import_s": round(import_s, 4),
-        "cold_s": round(cold, 4),
-        "warm_s": [round(w, 4) for w in warm],
-        "best_s": round(min(warm), 4),
-        "median_s": round(statistics.median(warm), 4),
+        "cold_s": round(cold_load + cold_derive, 4),
+        "cold_load_s": round(cold_load, 4),
+        "cold_derive_s": round(cold_derive, 4),
+        "warm_s": [round(sum(w), 4) for w in warm],
+        "best_s": round(sum(best), 4),
+        "best_load_s": round(best[0], 4),
+        "best_derive_s": round(best[1], 4),
+        "median_s": round(statistics.median(sum(w) for w in warm), 4),
         "rss_after_import_mb": round(rss_import, 1),
         "peak_rss_mb": round(rss, 1),
         "heap_peak_mb": round(heap_peak, 1),
     }
 
 
-def run_child(spec: Path) -> dict:
+def run_child(spec: Path, runs: int) -> dict:
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(spec)],
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(spec), "--runs", str(runs)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -244,12 +252,24 @@ def meets(r: dict) -> bool:
     return r["cold_s"] <= TARGET_S and r["peak_rss_mb"] <= TARGET_MB
 
 
-def print_table(results: list[dict]) -> None:
+def slopes(results: list[dict]) -> list[float | None]:
+    """Marginal warm time per 1,000 racks between consecutive sizes (ms): flat when growth is linear."""
+    out: list[float | None] = [None]
+    for prev, cur in itertools.pairwise(results):
+        d_racks = cur["racks"] - prev["racks"]
+        out.append(1000 * (cur["best_s"] - prev["best_s"]) / (d_racks / 1000) if d_racks else None)
+    return out
+
+
+def print_table(results: list[dict], runs: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="kasbah load_spec + derive, synthetic GB200 NVL72 phases (one fresh process per size)")
-    for name in (
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not fold the table into 80 columns
+        console = Console(width=160)
+    table = Table(title="kasbah load_spec + derive on synthetic GB200 NVL72 phases, one fresh process per size")
+    heads = [
         "MW",
         "racks",
         "GPUs",
@@ -257,14 +277,17 @@ def print_table(results: list[dict]) -> None:
         "halls",
         "err/warn",
         "cold s",
-        f"best of {WARM_RUNS} s",
-        "best ms / 1k racks",
-        "peak RSS MB",
-        "heap peak MB",
-        "meets target",
-    ):
-        table.add_column(name, justify="left" if name == "meets target" else "right")
-    for r in results:
+        f"best/{runs} s",
+        "= load + derive",
+        "ms/1k racks",
+        "marginal",
+        "RSS MB",
+        "heap MB",
+        "target",
+    ]
+    for name in heads:
+        table.add_column(name, justify="left" if name in ("target", "= load + derive") else "right", no_wrap=True)
+    for r, slope in zip(results, slopes(results), strict=True):
         table.add_row(
             f"{r['mw']:g}",
             f"{r['racks']:,}",
@@ -274,24 +297,26 @@ def print_table(results: list[dict]) -> None:
             f"{r['errors']}/{r['warnings']}",
             f"{r['cold_s']:.3f}",
             f"{r['best_s']:.3f}",
+            f"{r['best_load_s']:.3f} + {r['best_derive_s']:.3f}",
             f"{1000 * r['best_s'] / (r['racks'] / 1000):.1f}",
+            "-" if slope is None else f"{slope:.1f}",
             f"{r['peak_rss_mb']:.0f}",
             f"{r['heap_peak_mb']:.1f}",
-            "yes" if meets(r) else "NO",
+            "meets" if meets(r) else "MISSED",
         )
-    console = Console()
     console.print(table)
     base = results[0]
     console.print(
         f"target: {TARGET_MW} MW in <= {TARGET_S:g} s and <= {TARGET_MB} MB "
-        "(judged on the cold run and the process's peak RSS)"
+        "(every size judged on its cold run and its process's peak RSS)"
     )
     console.print(
-        f"cold = first load_spec + derive in the process (after imports, includes the built-in catalog load); "
-        f"best = fastest of {WARM_RUNS} further runs. Peak RSS = ru_maxrss of the whole child (interpreter + imports "
-        f"~{base['rss_after_import_mb']:.0f} MB), taken before the tracemalloc run; heap peak = tracemalloc peak of "
-        f"one run. Imports: {base['import_s']:.2f} s, not counted. "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}."
+        f"cold = first load_spec + derive in the process, after imports (includes the one-off built-in catalog load); "
+        f"best/{runs} = fastest of {runs} further runs, split into load_spec + derive; ms/1k racks = best / racks; "
+        "marginal = extra best ms per extra 1,000 racks since the previous size (flat = linear growth). "
+        f"RSS = peak RSS (ru_maxrss) of the child (interpreter + imports alone ~{base['rss_after_import_mb']:.0f} MB), "
+        "read before the tracemalloc run; heap = tracemalloc peak of one more run. "
+        f"Imports ({base['import_s']:.2f} s) not counted. {os.cpu_count()} CPUs, Python {platform.python_version()}."
     )
 
 
@@ -299,11 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="MW of facility power, comma-separated")
     ap.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    ap.add_argument("--runs", type=int, default=WARM_RUNS, help=f"warm runs per size (default {WARM_RUNS}), best shown")
     ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs: at least 1")
 
     if args.child:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.runs)))
         return 0
 
     try:
@@ -319,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         for size, (spec, sized) in specs.items():
             if not args.json:
                 print(f"measuring {size:g} MW ({sized['racks']:,} racks) ...", file=sys.stderr)
-            r = run_child(spec)
+            r = run_child(spec, args.runs)
             if not r["loaded"] or r["errors"]:
                 errors = [f for f in r["findings"] if f["level"] == "error"]
                 print(f"plan_bench: the synthetic {size:g} MW phase has {len(errors)} error(s):", file=sys.stderr)
@@ -334,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             "method": {
                 "process": "one fresh interpreter per size",
                 "cold_s": "first load_spec + derive after imports",
-                "best_s": f"fastest of {WARM_RUNS} further runs in the same process",
+                "best_s": f"fastest of {args.runs} further runs in the same process (best_load_s + best_derive_s)",
+                "marginal_ms_per_1k_racks": "extra best_s per extra 1,000 racks since the previous size",
                 "peak_rss_mb": "ru_maxrss of the child before the tracemalloc run",
                 "heap_peak_mb": "tracemalloc peak of one extra run",
             },
@@ -343,11 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
-            "results": [{**r, "meets_target": meets(r)} for r in results],
+            "results": [
+                {**r, "marginal_ms_per_1k_racks": None if m is None else round(m, 2), "meets_target": meets(r)}
+                for r, m in zip(results, slopes(results), strict=True)
+            ],
         }
         print(json.dumps(doc, indent=2))
     else:
-        print_table(results)
+        print_table(results, args.runs)
     return 0
 
 

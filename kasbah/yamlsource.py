@@ -9,13 +9,14 @@ located finding instead of a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from kasbah.findings import Finding, Level, Path, SpecError, format_path
@@ -25,6 +26,24 @@ MAX_BYTES = 8 * 1024 * 1024
 
 MAX_NODES = 200_000
 """Upper bound on nodes after alias expansion: stops 'billion laughs' documents before they are expanded."""
+
+MAX_FLOW_DEPTH = 100
+"""Upper bound on nested [ and { brackets: ruamel's scanner is quadratic in flow depth, so refuse before parsing."""
+
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class _RecursiveAlias(MarkedYAMLError):
+    pass
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor silently turns an alias to a node still being built into None; refuse it."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if node not in self.constructed_objects and node in self.recursive_objects:
+            raise _RecursiveAlias(problem="recursive alias", problem_mark=node.start_mark)
+        return super().construct_object(node, deep=deep)
 
 
 @dataclass
@@ -80,6 +99,19 @@ def _mark_position(exc: MarkedYAMLError) -> tuple[int | None, int | None]:
     if mark is None:
         return (None, None)
     return (mark.line + 1, mark.column + 1)
+
+
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """(line, column) of the first bracket nested deeper than MAX_FLOW_DEPTH, or None."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return None
+    depth = 0
+    for m in _BRACKET.finditer(text):
+        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_FLOW_DEPTH:
+            start = m.start()
+            return (text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start))
+    return None
 
 
 def _expanded_size(node: Any, memo: dict[int, int], active: set[int]) -> int:
@@ -154,7 +186,11 @@ def _to_plain(node: Any, path: Path, doc: SourceDoc) -> Any:
 
 def parse_text(text: str, file: str) -> SourceDoc:
     """Parse YAML text into a SourceDoc; raise SpecError for anything that is not a usable YAML mapping."""
+    deep = _flow_too_deep(text)
+    if deep:
+        raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure", *deep)
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     try:
         raw = yaml.load(text)
@@ -166,6 +202,11 @@ def parse_text(text: str, file: str) -> SourceDoc:
             "each key may appear once in a mapping; merge the two entries or rename one",
             line,
             col,
+        ) from None
+    except _RecursiveAlias as exc:
+        line, col = _mark_position(exc)
+        raise _unusable(
+            file, "the YAML contains a recursive alias", "an anchor cannot contain its own alias", line, col
         ) from None
     except MarkedYAMLError as exc:
         line, col = _mark_position(exc)
@@ -209,7 +250,13 @@ def load_file(path: str | FsPath, display: str | None = None) -> SourceDoc:
     """Read and parse one spec file; every failure is a SpecError naming the file."""
     p = FsPath(path)
     name = display or str(path)
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte in it
+        raise _unusable(
+            name, f"cannot read {name}: {getattr(exc, 'strerror', None) or exc}", "check the path"
+        ) from None
+    if not exists:
         raise _unusable(name, f"no such file: {name}", "check the path; specs live in stacks/")
     if p.is_dir():
         raise _unusable(name, f"{name} is a directory, not a spec file", "name a .yaml file inside it")
@@ -229,6 +276,10 @@ def load_file(path: str | FsPath, display: str | None = None) -> SourceDoc:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _unusable(name, f"{name} is not UTF-8 text (byte {exc.start})", "save the file as UTF-8", line) from None
+        body = data.removeprefix(b"\xef\xbb\xbf")  # utf-8-sig counts from after the BOM
+        line = body[: exc.start].count(b"\n") + 1
+        col = len(body[body.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        raise _unusable(
+            name, f"{name} is not UTF-8 text (byte {exc.start})", "save the file as UTF-8", line, col
+        ) from None
     return parse_text(text, name)

@@ -241,3 +241,11 @@ def test_campus_catalog_override_adds_a_sku(stacks: Path) -> None:
     pod = next(p for p in plan.pods if p.id == "h1-su001")
     assert pod.sku == "gb200-nvl36x2" and pod.nvlink_domains == 16 and pod.it_kw == 8 * 130
     assert "catalog.unknown-sku" not in codes(findings)
+
+
+def test_only_unpublished_cable_lengths_make_notes() -> None:
+    """Omitted backhaul and terrestrial km are the spec's stated default; a cable without a route length is news."""
+    _, findings = plan_of(REPO / "stacks" / "phase1.yaml")
+    notes = [f for f in findings if f.code == "wan.great-circle"]
+    assert [f.path for f in notes] == ["wan.cables[4]"]
+    assert "seamewe-3" in notes[0].message

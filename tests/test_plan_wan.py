@@ -341,7 +341,6 @@ CASES: list[tuple[str, Level, Mutation]] = [
     ("wan.slo-below-floor", Level.ERROR, _set((*R0, "rtt_slo_ms"), 8)),
     ("wan.backup-over-slo", Level.WARNING, _set((*R0, "rtt_slo_ms"), 15)),
     ("wan.unreachable", Level.ERROR, _unreachable),
-    ("wan.great-circle", Level.INFO, _set(("wan", "terrestrial", 0, "km"), None)),
 ]
 
 

@@ -245,12 +245,13 @@ class _Shape:
                 )
             )
         else:
-            n_groups = math.ceil(per_group / self.d_s)
-            base, extra = divmod(per_group, n_groups)
-            per_rail = extra * self.spines_for_group(base + 1, self.d_s)
-            per_rail += (n_groups - extra) * self.spines_for_group(base, self.d_s)
+            # Full spine groups of d_s leaves first, then one partial group with only the spines it needs; spines
+            # do not taper, so they send up to the cores exactly the links that come up from the leaves.
+            full, rest = divmod(per_group, self.d_s)
+            per_rail = full * self.spines_for_group(self.d_s, self.d_s)
+            per_rail += self.spines_for_group(rest, self.d_s) if rest else 0
             spines = self.groups * per_rail
-            spine_up = spines * self.u_s
+            spine_up = up
             out.append(
                 FabricTier(
                     name="spine",

@@ -152,10 +152,18 @@ def load_campus(path: FsPath, display: str) -> tuple[SourceDoc, Campus | None, l
         return doc, None, validation_findings(exc, doc, Campus)
 
 
+def _resolve(path: FsPath) -> FsPath:
+    """path.resolve(), or the absolute path when it cannot be resolved (a symlink loop, a name too long, a NUL)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return path.absolute()
+
+
 def _display(path: FsPath) -> str:
     """Paths as a person typed them: relative to the working directory when possible."""
     try:
-        return str(path.resolve().relative_to(FsPath.cwd().resolve()))
+        return str(_resolve(path).relative_to(_resolve(FsPath.cwd())))
     except ValueError:
         return str(path)
 
@@ -170,7 +178,7 @@ def load_spec(spec_path: str | FsPath) -> LoadedSpec:
     current: FsPath | None = first
     referrer: tuple[SourceDoc, Path] | None = None
     while current is not None:
-        resolved = current.resolve()
+        resolved = _resolve(current)
         if resolved in seen or len(chain) >= MAX_CHAIN:
             assert referrer is not None
             findings.add(
@@ -254,7 +262,7 @@ def load_spec(spec_path: str | FsPath) -> LoadedSpec:
         )
     target_doc, campus_path = campus_refs[0]
     for doc, other in campus_refs[1:]:
-        if other.resolve() != campus_path.resolve():
+        if _resolve(other) != _resolve(campus_path):
             findings.add(
                 doc.finding(
                     Level.ERROR,
