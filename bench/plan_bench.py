@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from ipaddress import IPv4Network
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,6 +57,7 @@ HALL_IT_MW = 40
 READY_BY = "2030-12-31"
 WARM_RUNS = 3
 TARGET_MW, TARGET_S, TARGET_MB = 500, 1.0, 250
+PRIVATE_10 = IPv4Network("10.0.0.0/8")
 
 
 # -- spec generation -------------------------------------------------------------------------------------------------
@@ -129,16 +131,63 @@ def phase_yaml(size_mw: float, phase1: dict, rack_kw: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def campus_yaml(size_mw: float) -> str:
+def campus_yaml(size_mw: float) -> tuple[str, list[str]]:
     """stacks/campus.yaml, with the PPA's contracted capacity raised to the size if it is below it."""
     text = (REPO / "stacks" / "campus.yaml").read_text(encoding="utf-8")
     pattern = re.compile(r"^(  contracted_mw: )([0-9.]+)", re.MULTILINE)
     m = pattern.search(text)
     if m is None:
         raise SystemExit("plan_bench: stacks/campus.yaml has no energy.contracted_mw line to adjust")
-    if float(m.group(2)) < size_mw:
-        text = pattern.sub(lambda mm: f"{mm.group(1)}{size_mw}", text, count=1)
-    return text
+    if float(m.group(2)) >= size_mw:
+        return text, []
+    text = pattern.sub(lambda mm: f"{mm.group(1)}{size_mw}", text, count=1)
+    return text, [f"energy.contracted_mw {m.group(2)} -> {size_mw:g}"]
+
+
+def _addressing(text: str) -> dict[str, tuple[int, IPv4Network]]:
+    """Line index and supernet of every `addressing:` entry of the campus text."""
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if re.match(r"^addressing:(\s|$)", line)), len(lines))
+    out: dict[str, tuple[int, IPv4Network]] = {}
+    for i in range(start + 1, len(lines)):
+        m = re.match(r"^  ([a-z_]+): ([0-9./]+)", lines[i])
+        if m is None:
+            break
+        out[m.group(1)] = (i, IPv4Network(m.group(2)))
+    return out
+
+
+def widen_exhausted(campus: Path, phase: Path, changes: list[str]) -> None:
+    """Above ~500 MW the campus's supernets run out (loopbacks /16 first, near 700 MW): give each exhausted network
+    a supernet twice the size in free 10.0.0.0/8 space, deterministically, until the planner reports none."""
+    from kasbah.findings import SpecError
+    from kasbah.plan.derive import derive
+    from kasbah.spec.load import load_spec
+
+    for _ in range(16):
+        try:
+            _, findings = derive(load_spec(phase))
+        except SpecError:
+            return  # the measuring process reports these findings
+        exhausted = sorted({f.path.split(".")[-1] for f in findings if f.code == "addresses.exhausted"})
+        if not exhausted:
+            return
+        text = campus.read_text(encoding="utf-8")
+        nets = _addressing(text)
+        lines = text.split("\n")
+        for name in exhausted:
+            if name not in nets:
+                return  # not a layout this script understands: the measuring process reports the finding
+            line, old = nets.pop(name)
+            taken = [n for _, n in nets.values()]
+            free = (c for c in PRIVATE_10.subnets(new_prefix=old.prefixlen - 1) if not any(map(c.overlaps, taken)))
+            new = next(free, None)
+            if new is None:
+                return  # nothing free: the measuring process reports the exhausted network
+            lines[line] = lines[line].replace(str(old), str(new), 1)
+            nets[name] = (line, new)
+            changes.append(f"addressing.{name} {old} -> {new}")
+        campus.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _label(size_mw: float) -> str:
@@ -150,16 +199,18 @@ def write_specs(directory: Path, sizes: list[float]) -> dict[float, tuple[Path, 
     from kasbah.catalog import builtin_catalog
     from kasbah.yamlsource import load_file
 
-    rack_kw = builtin_catalog().systems[SKU].unit_power_kw * 1  # GB200 NVL72: one unit per rack
+    rack_kw = builtin_catalog().systems[SKU].unit_power_kw  # GB200 NVL72: one unit per rack
     phase1 = load_file(REPO / "stacks" / "phase1.yaml", "stacks/phase1.yaml").data
     out: dict[float, tuple[Path, dict]] = {}
     for size in sizes:
         d = directory / f"{_label(size)}mw"
         d.mkdir()
-        (d / "campus.yaml").write_text(campus_yaml(size), encoding="utf-8")
+        text, changes = campus_yaml(size)
+        (d / "campus.yaml").write_text(text, encoding="utf-8")
         phase = d / "phase.yaml"
         phase.write_text(phase_yaml(size, phase1, rack_kw), encoding="utf-8")
-        out[size] = (phase, sizing(size, rack_kw))
+        widen_exhausted(d / "campus.yaml", phase, changes)
+        out[size] = (phase, {**sizing(size, rack_kw), "campus_changes": changes})
     return out
 
 
@@ -354,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                 for f in errors:
                     print(_finding_text(f), file=sys.stderr)
                 return 1
-            results.append({"mw": size, "halls": sized["halls"], "facility_mw": sized["facility_mw"], **r})
+            keep = ("halls", "facility_mw", "other_it_mw", "campus_changes")
+            results.append({"mw": size, **{k: sized[k] for k in keep}, **r})
 
     if args.json:
         doc = {

@@ -249,3 +249,28 @@ def test_only_unpublished_cable_lengths_make_notes() -> None:
     notes = [f for f in findings if f.code == "wan.great-circle"]
     assert [f.path for f in notes] == ["wan.cables[4]"]
     assert "seamewe-3" in notes[0].message
+
+
+def test_fabric_past_three_tiers_splits_into_domains(stacks: Path) -> None:
+    text = (stacks / "phase1.yaml").read_text(encoding="utf-8").replace("count: 8}", "count: 40}")
+    (stacks / "phase1.yaml").write_text(text, encoding="utf-8")
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    (split,) = [f for f in findings if f.code == "fabric.split"]
+    fabric = plan.fabrics[0].compute[0]
+    assert len(fabric.domains) >= 2 and fabric.split_note == split.message
+    assert sum(d.endpoints for d in fabric.domains) == plan.cumulative.compute_nics
+    assert all(d.endpoints <= fabric.capacity_per_domain for d in fabric.domains)
+
+
+def test_a_crash_inside_the_planner_becomes_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kasbah.plan import derive as derive_mod
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(derive_mod, "plan_energy", boom)
+    plan, findings = plan_of(REPO / "stacks" / "phase1.yaml")
+    assert plan is None
+    (crash,) = [f for f in findings if f.code == "internal.crash"]
+    assert crash.level == Level.ERROR and "ZeroDivisionError" in crash.message
