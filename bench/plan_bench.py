@@ -20,8 +20,10 @@ Sizing (all deterministic, no randomness):
 - halls: 40 MW of IT load each (41 pods = 39.36 MW; the last hall takes the rest), cooling and max_rack_kw copied
   from phase 1's first hall.
 - networks, WAN uplinks, redundancy: copied from stacks/phase1.yaml.
-- campus: stacks/campus.yaml verbatim, except energy.contracted_mw raised to the size when the size exceeds it.
-  Its address supernets already hold 500 MW (e.g. compute_fabric /11 = 2,097,152 addresses for 463 x /22).
+- campus: stacks/campus.yaml verbatim up to 500 MW: its supernets already hold 500 MW (compute_fabric /11 =
+  2,097,152 addresses for 463 x /22; loopbacks /16 for ~37,000 switches). Above 500 MW, energy.contracted_mw is
+  raised to the size, and a supernet the planner reports exhausted (loopbacks first, near 700 MW) is moved to a
+  free block twice its size in 10.0.0.0/8; the changes are printed with the table.
 
 Every size sits at ~99 % of its budget, so each phase carries one expected `power.near-budget` warning.
 """
@@ -215,9 +217,27 @@ def write_specs(directory: Path, sizes: list[float]) -> dict[float, tuple[Path, 
 
 
 # -- the measured child process -------------------------------------------------------------------------------------
-def _rss_mb() -> float:
+def _maxrss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux (bytes on macOS)
     return kb / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM where /proc has it, else ru_maxrss.
+
+    Linux carries ru_maxrss across fork + exec: the parent's high-water mark becomes the floor of the child's
+    figure (a parent holding 300 MB spawns a 11 MB child that reports ru_maxrss 311 MB). This script's parent plans
+    every size once to check its addressing, so ru_maxrss would show the parent. VmHWM belongs to the address
+    space exec created, i.e. to this child alone; both are in the JSON.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _maxrss_mb()
 
 
 def child(spec: str, runs: int) -> dict:
@@ -228,7 +248,7 @@ def child(spec: str, runs: int) -> dict:
     from kasbah.spec.load import load_spec
 
     import_s = time.perf_counter() - t0
-    rss_import = _rss_mb()
+    rss_import = _peak_rss_mb()
 
     def once() -> tuple[float, float, object, list]:
         start = time.perf_counter()
@@ -243,7 +263,7 @@ def child(spec: str, runs: int) -> dict:
         return {"findings": [f.as_dict() for f in exc.findings], "loaded": False}
     warm = [once()[:2] for _ in range(runs)]
     best = min(warm, key=sum)
-    rss = _rss_mb()  # before tracemalloc, which adds its own overhead
+    rss, maxrss = _peak_rss_mb(), _maxrss_mb()  # before tracemalloc, which adds its own overhead
 
     import tracemalloc
 
@@ -273,6 +293,7 @@ def child(spec: str, runs: int) -> dict:
         "median_s": round(statistics.median(sum(w) for w in warm), 4),
         "rss_after_import_mb": round(rss_import, 1),
         "peak_rss_mb": round(rss, 1),
+        "ru_maxrss_mb": round(maxrss, 1),
         "heap_peak_mb": round(heap_peak, 1),
     }
 
@@ -357,6 +378,9 @@ def print_table(results: list[dict], runs: int) -> None:
         )
     console.print(table)
     base = results[0]
+    for r in results:
+        if r["campus_changes"]:
+            console.print(f"campus copy for {r['mw']:g} MW: " + "; ".join(r["campus_changes"]))
     console.print(
         f"target: {TARGET_MW} MW in <= {TARGET_S:g} s and <= {TARGET_MB} MB "
         "(every size judged on its cold run and its process's peak RSS)"
@@ -365,7 +389,7 @@ def print_table(results: list[dict], runs: int) -> None:
         f"cold = first load_spec + derive in the process, after imports (includes the one-off built-in catalog load); "
         f"best/{runs} = fastest of {runs} further runs, split into load_spec + derive; ms/1k racks = best / racks; "
         "marginal = extra best ms per extra 1,000 racks since the previous size (flat = linear growth). "
-        f"RSS = peak RSS (ru_maxrss) of the child (interpreter + imports alone ~{base['rss_after_import_mb']:.0f} MB), "
+        f"RSS = the child's peak RSS (VmHWM; interpreter + imports alone ~{base['rss_after_import_mb']:.0f} MB), "
         "read before the tracemalloc run; heap = tracemalloc peak of one more run. "
         f"Imports ({base['import_s']:.2f} s) not counted. {os.cpu_count()} CPUs, Python {platform.python_version()}."
     )
@@ -416,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cold_s": "first load_spec + derive after imports",
                 "best_s": f"fastest of {args.runs} further runs in the same process (best_load_s + best_derive_s)",
                 "marginal_ms_per_1k_racks": "extra best_s per extra 1,000 racks since the previous size",
-                "peak_rss_mb": "ru_maxrss of the child before the tracemalloc run",
+                "peak_rss_mb": "VmHWM of the child before the tracemalloc run (ru_maxrss if no /proc)",
+                "ru_maxrss_mb": "ru_maxrss of the child; on Linux includes the parent's peak (kept across exec)",
                 "heap_peak_mb": "tracemalloc peak of one extra run",
             },
             "machine": {

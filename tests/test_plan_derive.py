@@ -190,6 +190,9 @@ def test_decommission_keeps_addresses_reserved(stacks: Path) -> None:
     assert after.cumulative.racks == before.cumulative.racks - 8
     assert after.addresses.allocations == before.addresses.allocations
     assert after.phases[-1].decommissioned == ["pod:h1-su001"]
+    gone_mw = 8 * 120 / 1000  # eight GB200 NVL72 racks at 120 kW
+    assert after.power.cumulative_it_load_mw == pytest.approx(before.power.cumulative_it_load_mw - gone_mw)
+    assert after.power.cumulative_facility_mw == pytest.approx(before.power.cumulative_facility_mw - gone_mw * 1.2)
 
 
 def test_decommissioned_hall_takes_its_pods(stacks: Path) -> None:

@@ -88,8 +88,19 @@ class _State:
     summaries: list[PhaseSummary] = field(default_factory=list)
     allocations: list[addr.Allocation] = field(default_factory=list)
     budget_mw: float = 0.0
-    facility_mw: float = 0.0
-    it_mw: float = 0.0
+    pue: dict[str, float] = field(default_factory=dict)
+    other_it: list[tuple[float, float]] = field(default_factory=list)
+
+    def live_power(self) -> tuple[float, float]:
+        """(IT MW, facility MW) of what stands now: live pods at their phase's PUE, plus each phase's other IT."""
+        it = fac = 0.0
+        for pp, _, _ in self.pods.values():
+            it += pp.it_kw / 1000
+            fac += pp.it_kw / 1000 * self.pue[pp.phase]
+        for mw, pue in self.other_it:
+            it += mw
+            fac += mw * pue
+        return it, fac
 
 
 def _ratio(text: str) -> float:
@@ -170,7 +181,6 @@ class _Planner:
     def _retire_pod(self, pod_id: str, phase_id: str) -> None:
         pp, _, _ = self.state.pods.pop(pod_id)
         self.state.retired_pods[pod_id] = phase_id
-        self.state.it_mw -= pp.it_kw / 1000
 
     def _hall(self, phase: Phase, doc: SourceDoc, hi: int, hall: Hall) -> _Hall | None:
         path: Path = ("halls", hi)
@@ -517,15 +527,15 @@ class _Planner:
         self._addresses(phase, pods, fabric, uplinks)
         inc = totals(pods)
         self.state.budget_mw += phase.power.budget_mw
-        it = inc.gpu_it_mw + phase.power.other_it_mw
-        self.state.it_mw += it
-        self.state.facility_mw += it * phase.power.design_pue
+        self.state.pue[phase.id] = phase.power.design_pue
+        self.state.other_it.append((phase.power.other_it_mw, phase.power.design_pue))
+        cumulative_it, cumulative_facility = self.state.live_power()
         power = phase_power(
             phase.power,
             inc.gpu_it_mw,
             cumulative_budget_mw=self.state.budget_mw,
-            cumulative_it_mw=self.state.it_mw,
-            cumulative_facility_mw=self.state.facility_mw,
+            cumulative_it_mw=cumulative_it,
+            cumulative_facility_mw=cumulative_facility,
         )
         warn = self.campus.monitoring.power_budget_warning
         self.out.extend(budget_findings(power, doc, phase=phase.id, warn_ratio=warn))
@@ -553,7 +563,7 @@ class _Planner:
         for i, lp in enumerate(self.spec.phases):
             pods, power = self._phase(i, lp.phase, lp.doc)
         assert power is not None
-        energy, efind = plan_energy(self.campus.energy, self.cdoc, demand_mw=self.state.facility_mw)
+        energy, efind = plan_energy(self.campus.energy, self.cdoc, demand_mw=self.state.live_power()[1])
         self.out.extend(efind)
         wan, wfind = plan_wan(
             campus=self.campus, campus_doc=self.cdoc, catalog=self.catalog, uplinks=self.state.uplinks
