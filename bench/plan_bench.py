@@ -21,11 +21,12 @@ Sizing (all deterministic, no randomness):
   from phase 1's first hall.
 - networks, WAN uplinks, redundancy: copied from stacks/phase1.yaml.
 - campus: stacks/campus.yaml verbatim up to 500 MW: its supernets already hold 500 MW (compute_fabric /11 =
-  2,097,152 addresses for 463 x /22; loopbacks /16 for ~37,000 switches). Above 500 MW, energy.contracted_mw is
-  raised to the size, and a supernet the planner reports exhausted (loopbacks first, near 700 MW) is moved to a
-  free block twice its size in 10.0.0.0/8; the changes are printed with the table.
+  2,097,152 addresses for 463 x /22), though only just for loopbacks: the phase's 36,473 switch and router
+  loopbacks take one /16 block, the whole of 10.64.0.0/16. Above 500 MW, energy.contracted_mw is raised to the
+  size, and a supernet the planner reports exhausted (loopbacks, from about 900 MW) is moved to a free block twice
+  its size in 10.0.0.0/8; the changes are printed with the table.
 
-Every size sits at ~99 % of its budget, so each phase carries one expected `power.near-budget` warning.
+Every size sits at 99-100 % of its budget, so each phase carries one expected `power.near-budget` warning.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ def _addressing(text: str) -> dict[str, tuple[int, IPv4Network]]:
 
 
 def widen_exhausted(campus: Path, phase: Path, changes: list[str]) -> None:
-    """Above ~500 MW the campus's supernets run out (loopbacks /16 first, near 700 MW): give each exhausted network
-    a supernet twice the size in free 10.0.0.0/8 space, deterministically, until the planner reports none."""
+    """Past ~900 MW the campus's loopbacks /16 runs out: give each network the planner reports exhausted a supernet
+    twice the size in free 10.0.0.0/8 space, deterministically, until it reports none."""
     from kasbah.findings import SpecError
     from kasbah.plan.derive import derive
     from kasbah.spec.load import load_spec
@@ -413,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [float(s) if "." in s else int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
         ap.error(f"--sizes: not a comma-separated list of numbers: {args.sizes!r}")
+    sizes = sorted(set(sizes))  # each size once, smallest first (the marginal column compares neighbours)
     if not sizes or any(s <= 0 or s > 5000 for s in sizes):
         ap.error("--sizes: each size must be above 0 and at most 5000 MW")
 

@@ -179,7 +179,7 @@ class _Planner:
         )
 
     def _retire_pod(self, pod_id: str, phase_id: str) -> None:
-        pp, _, _ = self.state.pods.pop(pod_id)
+        self.state.pods.pop(pod_id)
         self.state.retired_pods[pod_id] = phase_id
 
     def _hall(self, phase: Phase, doc: SourceDoc, hi: int, hall: Hall) -> _Hall | None:
