@@ -59,6 +59,7 @@ CASES = [
         "names.duplicate",
         Level.ERROR,
     ),
+    ("campus.yaml", "fabric_base: 4200010000", "fabric_base: 4200000100", "names.duplicate-asn", Level.ERROR),
     ("campus.yaml", "storage: 10.32.0.0/12", "storage: 10.0.0.0/12", "addresses.overlap", Level.ERROR),
     ("campus.yaml", "compute_fabric: 10.0.0.0/11", "compute_fabric: 10.0.0.0/20", "addresses.exhausted", Level.ERROR),
     (
@@ -277,3 +278,15 @@ def test_a_crash_inside_the_planner_becomes_a_finding(monkeypatch: pytest.Monkey
     assert plan is None
     (crash,) = [f for f in findings if f.code == "internal.crash"]
     assert crash.level == Level.ERROR and "ZeroDivisionError" in crash.message
+
+
+def test_spectrum_x_fabric_asn_range(stacks: Path) -> None:
+    """An Ethernet fabric numbers each switch from fabric_base: the range must fit below the last private AS."""
+    edit(stacks / "phase1.yaml", "kind: infiniband-ndr, switch: qm9700", "kind: spectrum-x, switch: sn5600")
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None and not [f for f in findings if f.level == Level.ERROR]
+    assert plan.fabrics[0].compute[0].kind == "spectrum-x"
+    edit(stacks / "campus.yaml", "fabric_base: 4200010000", "fabric_base: 4294967000")
+    _, findings = plan_of(stacks / "phase1.yaml")
+    (f,) = [f for f in findings if f.code == "names.asn-range"]
+    assert f.path == "asns.fabric_base" and f.file and f.file.endswith("campus.yaml")

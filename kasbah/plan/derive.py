@@ -557,12 +557,46 @@ class _Planner:
         )
         return pods, power
 
+    def _fabric_asns(self) -> None:
+        """Ethernet fabrics number their switches from asns.fabric_base; that range must not hold another AS."""
+        asns = self.campus.asns
+        ethernet = sum(
+            sum(c.totals.values()) for pf in self.state.fabrics for c in pf.compute if c.kind == "spectrum-x"
+        )
+        last = asns.fabric_base + max(ethernet, 1) - 1
+        others = {asns.edge: "the campus edge AS"}
+        for use in self.campus.wan.landing_stations:
+            others.setdefault(use.peer_asn, f"the peer AS at {use.id}")
+        for asn, what in sorted(others.items()):
+            if asns.fabric_base <= asn <= last:
+                self.out.add(
+                    self.cdoc.finding(
+                        Level.ERROR,
+                        "names.duplicate-asn",
+                        ("asns", "fabric_base"),
+                        f"the fabric's AS range {asns.fabric_base}-{last} ({max(ethernet, 1):,} switches) includes "
+                        f"{asn}, {what}",
+                        "move fabric_base to a private range that no peer or edge AS uses",
+                    )
+                )
+        if last > 4_294_967_294:
+            self.out.add(
+                self.cdoc.finding(
+                    Level.ERROR,
+                    "names.asn-range",
+                    ("asns", "fabric_base"),
+                    f"the fabric needs AS numbers up to {last}, past the last 32-bit private AS 4294967294",
+                    "lower fabric_base",
+                )
+            )
+
     def run(self) -> Plan:
         pods: list[PodPlan] = []
         power: PowerPlan | None = None
         for i, lp in enumerate(self.spec.phases):
             pods, power = self._phase(i, lp.phase, lp.doc)
         assert power is not None
+        self._fabric_asns()
         energy, efind = plan_energy(self.campus.energy, self.cdoc, demand_mw=self.state.live_power()[1])
         self.out.extend(efind)
         wan, wfind = plan_wan(
