@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path as FsPath
 
 from rich.console import Console
@@ -18,8 +17,8 @@ _STYLE = {Level.ERROR: "bold red", Level.WARNING: "bold yellow", Level.INFO: "bo
 _TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s:,\]\}#]+")
 
 
-@lru_cache(maxsize=64)
 def _lines(file: str) -> tuple[str, ...]:
+    """Read afresh each time: findings are few, and a cache keyed by name would go stale in a long-lived process."""
     try:
         return tuple(FsPath(file).read_text(encoding="utf-8", errors="replace").splitlines())
     except OSError:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from kasbah.findings import Finding, Level, Path, SpecError, format_path
@@ -37,13 +37,26 @@ class _RecursiveAlias(MarkedYAMLError):
     pass
 
 
+_BAD_SCALAR = (ArithmeticError, LookupError, TypeError, ValueError)
+"""What ruamel lets out of some scalar constructors instead of a YAMLError: `!!int x`, `2025-02-30`, `!!bool maybe`."""
+
+
 class _Constructor(RoundTripConstructor):
-    """ruamel's round-trip constructor silently turns an alias to a node still being built into None; refuse it."""
+    """ruamel's round-trip constructor, refusing what it would get wrong or crash on, at the node's position.
+
+    It silently turns an alias to a node still being built into None, and raises Python's own errors for some
+    scalars that match a tag but do not make a value.
+    """
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         if node not in self.constructed_objects and node in self.recursive_objects:
             raise _RecursiveAlias(problem="recursive alias", problem_mark=node.start_mark)
-        return super().construct_object(node, deep=deep)
+        try:
+            return super().construct_object(node, deep=deep)
+        except _BAD_SCALAR as exc:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            what = f"{node.value!r} as {tag}" if isinstance(node.value, str) else f"a {tag} node"
+            raise ConstructorError(None, None, f"cannot read {what} ({exc})", node.start_mark) from None
 
 
 @dataclass
@@ -214,6 +227,8 @@ def parse_text(text: str, file: str) -> SourceDoc:
         raise _unusable(file, f"not valid YAML: {what}", "check indentation, quoting and brackets", line, col) from None
     except YAMLError as exc:
         raise _unusable(file, f"not valid YAML: {exc}".splitlines()[0], "the file must be UTF-8 YAML text") from None
+    except _BAD_SCALAR as exc:  # raised outside any one node's construction
+        raise _unusable(file, f"not valid YAML: {exc}", "check the values' syntax") from None
     except RecursionError:
         raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure") from None
     doc = SourceDoc(file=file, text=text, data=None)
@@ -260,6 +275,8 @@ def load_file(path: str | FsPath, display: str | None = None) -> SourceDoc:
         raise _unusable(name, f"no such file: {name}", "check the path; specs live in stacks/")
     if p.is_dir():
         raise _unusable(name, f"{name} is a directory, not a spec file", "name a .yaml file inside it")
+    if not p.is_file():  # a FIFO would block and /dev/zero never ends: read regular files only
+        raise _unusable(name, f"{name} is not a regular file", "name a YAML spec file")
     try:
         size = p.stat().st_size
         if size > MAX_BYTES:
