@@ -37,7 +37,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _console(stderr: bool = False) -> Console:
-    width = int(os.environ.get("KASBAH_WIDTH", "0")) or None
+    """A terminal's own width; 140 columns when piped (Rich's 80 would fold the plan's wide tables)."""
+    width = int(os.environ.get("KASBAH_WIDTH", "0") or 0) or None
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
+        width = 140
     return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 

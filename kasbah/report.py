@@ -12,6 +12,7 @@ from rich.text import Text
 
 from kasbah.findings import Finding, Level
 from kasbah.plan.derive import Plan
+from kasbah.plan.wan import WanPath
 
 _STYLE = {Level.ERROR: "bold red", Level.WARNING: "bold yellow", Level.INFO: "bold cyan"}
 _TOKEN = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s:,\]\}#]+")
@@ -148,25 +149,35 @@ def plan_tables(plan: Plan) -> list[Table]:
         nets.add_row(s.network, s.cidr, _n(s.allocated), _n(s.size), f"{s.utilisation:.1%}")
     tables.append(nets)
 
-    wan = Table(title="WAN paths by region (RTT floor at 4.9 µs/km)", title_justify="left")
-    for col in ("region", "preferred path", "RTT floor ms", "SLO ms", "diverse", "Gb/s", "after worst cut", "commit"):
-        wan.add_column(col, justify="left" if col in ("region", "preferred path", "diverse") else "right")
+    wan = Table(title="WAN paths by region (RTT floor at 4.9 µs/km; station/cable → hubs)", title_justify="left")
+    for col in ("region", "preferred", "RTT ms", "diverse backup", "RTT ms ", "SLO ms", "Gb/s", "after cut", "commit"):
+        wan.add_column(col, justify="left" if col in ("region", "preferred", "diverse backup") else "right")
     for r in plan.wan.regions:
         pref = r.preferred
-        path = " → ".join(pref.hops) if pref else "none"
-        cut = f"{_n(r.capacity_after_worst_cut_gbps)}" + (f" ({r.worst_cut_cable} cut)" if r.worst_cut_cable else "")
+        backup = r.diverse_pair[1] if r.diverse_pair else None
+        cut = _n(r.capacity_after_worst_cut_gbps) + (f" ({r.worst_cut_cable})" if r.worst_cut_cable else "")
         wan.add_row(
             r.id,
-            path,
+            _route(pref),
             _n(pref.rtt_floor_ms) if pref else "-",
+            _route(backup),
+            _n(backup.rtt_floor_ms) if backup else "-",
             _n(r.rtt_slo_ms),
-            "yes" if r.diverse_pair else "no",
             _n(r.capacity_gbps),
             cut,
             _n(r.committed_egress_gbps),
         )
     tables.append(wan)
     return tables
+
+
+def _route(path: WanPath | None) -> str:
+    """`casablanca/mtwa-north → lisbon → madrid`: the station and cable, then the hubs."""
+    if path is None:
+        return "none"
+    hubs = [h.split(":", 1)[1] for h in path.hops if h.startswith("hub:")]
+    first = "/".join([*path.landing_stations[:1], *path.cables[:1]])
+    return " → ".join([first, *hubs])
 
 
 def _sum_tiers(tiers: Iterable) -> list[tuple[str, str, str, str]]:
