@@ -137,3 +137,10 @@ def test_missing_campus_file(stacks: Path) -> None:
 def test_follows_must_name_a_phase(stacks: Path) -> None:
     edit(stacks / "phase2.yaml", "follows: phase1.yaml", "follows: campus.yaml")
     assert "phases.follows-not-phase" in {f.code for f in errors_of(stacks / "phase2.yaml")}
+
+
+def test_monitoring_thresholds_must_be_ordered(stacks: Path) -> None:
+    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {gpu_temp_warning_c: 90, gpu_temp_critical_c: 85}")
+    (f,) = errors_of(stacks / "phase1.yaml")
+    assert f.path == "monitoring" and "must be below gpu_temp_critical_c" in f.message
+    assert f.file and f.file.endswith("campus.yaml") and f.line

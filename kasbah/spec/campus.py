@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kasbah.catalog.models import Catalog
 from kasbah.spec.base import Asn, Gbps, Id, Km, Latitude, Longitude, Mw, Share, StrictModel
@@ -109,6 +109,15 @@ class Monitoring(StrictModel):
     power_budget_warning: Annotated[float, Field(gt=0, le=1)] = 0.9
     pue_margin: Annotated[float, Field(ge=0, le=2)] = 0.1
     scrape_interval_s: Annotated[int, Field(ge=1, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _warning_below_critical(self) -> Monitoring:
+        if self.gpu_temp_warning_c >= self.gpu_temp_critical_c:
+            raise ValueError(
+                f"gpu_temp_warning_c ({self.gpu_temp_warning_c:g}) must be below gpu_temp_critical_c "
+                f"({self.gpu_temp_critical_c:g})"
+            )
+        return self
 
 
 class Campus(StrictModel):

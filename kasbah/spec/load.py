@@ -134,7 +134,8 @@ def validation_findings(exc: ValidationError, doc: SourceDoc, model: type[BaseMo
                 hint = "write the date unquoted as YYYY-MM-DD"
             elif kind in ("int_type", "float_type") and isinstance(err.get("input"), str):
                 hint = "write the number without quotes"
-            msg = f"{where}: {err['msg']} (got {_short(err.get('input'))})"
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"{where}: {text}" if kind == "value_error" else f"{where}: {text} (got {_short(err.get('input'))})"
             out.append(doc.finding(Level.ERROR, f"spec.{kind.replace('_', '-')}", path, msg, hint))
     return out
 
