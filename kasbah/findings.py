@@ -97,9 +97,6 @@ class Findings:
     def has_errors(self) -> bool:
         return any(f.level >= Level.ERROR for f in self.items)
 
-    def errors(self) -> list[Finding]:
-        return [f for f in self.items if f.level >= Level.ERROR]
-
     def sorted(self) -> list[Finding]:
         """Stable presentation order: worst first, then by file and position."""
         return sorted(

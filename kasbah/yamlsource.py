@@ -96,12 +96,6 @@ class SourceDoc:
         line, col = self.locate(path, key=key)
         return Finding(level, code, format_path(path), message, hint, self.file, line, col)
 
-    def source_line(self, line: int | None) -> str | None:
-        if line is None:
-            return None
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else None
-
 
 def _unusable(file: str, message: str, hint: str | None = None, line: int | None = None, col: int | None = None):
     return SpecError([Finding(Level.ERROR, "input.unusable", "", message, hint, file, line, col)])

@@ -13,8 +13,6 @@ PUE_IMPLAUSIBLE = 3.0
 PUE_DRIFT = 0.3
 """A phase whose design PUE is this far from the campus target gets a warning."""
 
-TOPOLOGY = {"N": "no redundancy", "N+1": "one spare module", "2N": "two full paths", "2N+1": "two paths plus a spare"}
-
 
 class HallPlan(PlanModel):
     id: str
