@@ -69,10 +69,10 @@ class Plan(PlanModel):
 
 @dataclass
 class _Hall:
+    """A hall as built so far; findings about its load point at the latest phase that listed it."""
+
     spec: Hall
     phase: str
-    doc: SourceDoc
-    path: Path
     last_doc: SourceDoc
     last_path: Path
     decommissioned_in: str | None = None
@@ -209,7 +209,7 @@ class _Planner:
                     )
                 )
                 return None
-            entry = _Hall(hall, phase.id, doc, path, doc, path)
+            entry = _Hall(hall, phase.id, doc, path)
             self.state.halls[hall.id] = entry
             return entry
         old = known.spec
@@ -239,14 +239,12 @@ class _Planner:
                         f"hall '{hall.id}' {key} raised from {old_v} to {new_v} in phase {phase.id}",
                     )
                 )
-        merged = old.model_copy(
-            update={k: getattr(hall, k) for k in ("power_limit_mw", "max_rack_kw") if getattr(hall, k) is not None}
-        )
-        if hall.power_limit_mw is not None and hall.power_limit_mw < old.power_limit_mw:
-            merged = merged.model_copy(update={"power_limit_mw": old.power_limit_mw})
-        if hall.max_rack_kw is not None and old.max_rack_kw is not None and hall.max_rack_kw < old.max_rack_kw:
-            merged = merged.model_copy(update={"max_rack_kw": old.max_rack_kw})
-        known.spec = merged
+        raised = {
+            k: getattr(hall, k)
+            for k in ("power_limit_mw", "max_rack_kw")
+            if getattr(hall, k) is not None and getattr(hall, k) > getattr(old, k)
+        }
+        known.spec = old.model_copy(update=raised)  # a lowered limit was reported above; what was built stands
         known.last_doc, known.last_path = doc, path
         return known
 
@@ -339,6 +337,20 @@ class _Planner:
     def _switch(self, switch_id: str, doc: SourceDoc, path: Path) -> Switch | None:
         return _lookup(self.catalog.switches, switch_id, doc, path, "switch", "catalog.unknown-switch", self.out)
 
+    def _has_speed(self, sw: Switch, switch_id: str, gbps: int, doc: SourceDoc, network: str, what: str) -> bool:
+        if fab.radix_at(sw, gbps) is not None:
+            return True
+        self.out.add(
+            doc.finding(
+                Level.ERROR,
+                "fabric.port-speed",
+                ("networks", network, "switch"),
+                f"'{switch_id}' has no ports for {gbps} Gb/s {what}",
+                f"its ports: {', '.join(f'{n} x {s}G' for s, n in sorted(sw.ports.items()))}",
+            )
+        )
+        return False
+
     def _fabric(self, phase: Phase, doc: SourceDoc, pods: list[PodPlan]) -> PhaseFabric:
         nets = phase.networks
         if nets is None:
@@ -375,16 +387,7 @@ class _Planner:
             for (nics, gbps), members in sorted(groups.items()):
                 if nics == 0:
                     continue
-                if fab.radix_at(sw, gbps) is None:
-                    self.out.add(
-                        doc.finding(
-                            Level.ERROR,
-                            "fabric.port-speed",
-                            ("networks", "compute", "switch"),
-                            f"'{nets.compute.switch}' has no ports for {gbps} Gb/s NICs",
-                            f"its ports: {', '.join(f'{n} x {s}G' for s, n in sorted(sw.ports.items()))}",
-                        )
-                    )
+                if not self._has_speed(sw, nets.compute.switch, gbps, doc, "compute", "NICs"):
                     continue
                 per_su = max(members[0].nodes, 1)
                 plan = fab.plan_compute_fabric(
@@ -405,16 +408,7 @@ class _Planner:
         ports = sum(p.storage_ports for p in pods)
         if ssw is not None and ports:
             speed = max(p.storage_port_gbps for p in pods)
-            if fab.radix_at(ssw, speed) is None:
-                self.out.add(
-                    doc.finding(
-                        Level.ERROR,
-                        "fabric.port-speed",
-                        ("networks", "storage", "switch"),
-                        f"'{nets.storage.switch}' has no ports for {speed} Gb/s storage links",
-                    )
-                )
-            else:
+            if self._has_speed(ssw, nets.storage.switch, speed, doc, "storage", "storage links"):
                 storage = fab.plan_storage_network(
                     endpoints=ports,
                     port_gbps=speed,
