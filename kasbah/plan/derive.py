@@ -15,9 +15,12 @@ from kasbah.findings import Finding, Findings, Level, Path, did_you_mean
 from kasbah.plan import addresses as addr
 from kasbah.plan import fabric as fab
 from kasbah.plan.compute import ComputeTotals, PodPlan, plan_pod, totals
+from kasbah.plan.edge import EdgePlan, plan_edge
 from kasbah.plan.energy import EnergyPlan, plan_energy
 from kasbah.plan.model import PlanModel
+from kasbah.plan.monitoring import MonitoringPlan, plan_monitoring
 from kasbah.plan.power import HallPlan, PowerPlan, budget_findings, phase_power, pue_findings
+from kasbah.plan.storage import StoragePlan, plan_storage
 from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
 from kasbah.spec.load import LoadedSpec
 from kasbah.spec.phase import Hall, Phase
@@ -65,6 +68,9 @@ class Plan(PlanModel):
     fabrics: list[PhaseFabric]
     addresses: addr.AddressPlan
     wan: WanPlan
+    edge: EdgePlan
+    monitoring: MonitoringPlan
+    storage: StoragePlan
 
 
 @dataclass
@@ -84,6 +90,7 @@ class _State:
     pods: dict[str, tuple[PodPlan, SourceDoc, Path]] = field(default_factory=dict)
     retired_pods: dict[str, str] = field(default_factory=dict)
     uplinks: list[UplinkRef] = field(default_factory=list)
+    edge_routers: dict[str, str] = field(default_factory=dict)  # router -> phase that first used it
     fabrics: list[PhaseFabric] = field(default_factory=list)
     summaries: list[PhaseSummary] = field(default_factory=list)
     allocations: list[addr.Allocation] = field(default_factory=list)
@@ -464,8 +471,10 @@ class _Planner:
             self._allocate("oob", pp.oob_ports + pp.oob_switches, **kw)
         switches = sum(sum(c.totals.values()) for c in fabric.compute)
         switches += (fabric.storage.switches if fabric.storage else 0) + (fabric.oob.switches if fabric.oob else 0)
-        edge_routers = {u.uplink.edge_router for u in uplinks}
-        self._allocate("loopbacks", switches + len(edge_routers), phase=phase.id, scope="phase")
+        self._allocate("loopbacks", switches, phase=phase.id, scope="phase")
+        for router in sorted({u.uplink.edge_router for u in uplinks} - set(self.state.edge_routers)):
+            self.state.edge_routers[router] = phase.id
+            self._allocate("loopbacks", 1, phase=phase.id, scope=f"edge {router}")
         if pods or uplinks:
             self._allocate("services", addr.SERVICES_PER_PHASE, phase=phase.id, scope="phase")
         for u in uplinks:
@@ -635,6 +644,14 @@ class _Planner:
                 supernets=[self.allocators[n].use() for n in addr.NETWORKS], allocations=self.state.allocations
             ),
             wan=wan,
+            edge=plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers),
+            monitoring=plan_monitoring(
+                self.campus,
+                basis=power.basis,
+                budget_mw=power.cumulative_budget_mw,
+                design_pue=power.design_pue,
+            ),
+            storage=plan_storage(self.campus, self.state.summaries[0].id),
         )
 
 

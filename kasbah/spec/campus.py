@@ -84,6 +84,9 @@ class Region(StrictModel):
     hubs: Annotated[list[Id], Field(min_length=1)]
     committed_egress_gbps: Gbps
     rtt_slo_ms: Annotated[float, Field(gt=0, le=1000)]
+    prefixes: list[Supernet] = Field(
+        [], description="Destinations that stand for this region in routing policy (the edge prefers its best path)."
+    )
 
 
 class Wan(StrictModel):
@@ -92,12 +95,30 @@ class Wan(StrictModel):
     hubs: list[Id] = []
     terrestrial: list[TerrestrialLink] = []
     regions: list[Region] = []
+    announce: list[Supernet] = Field(
+        [], description="Prefixes the campus edge announces to its peers; empty: the services supernet."
+    )
+    bfd_interval_ms: Annotated[int, Field(ge=10, le=10_000)] = Field(
+        100, description="BFD transmit and receive interval on every eBGP session."
+    )
+    bfd_multiplier: Annotated[int, Field(ge=2, le=255)] = Field(
+        3, description="Missed BFD packets before a session drops."
+    )
 
 
 class ObjectStorage(StrictModel):
     endpoint: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/.*)?$")]
     region: str = "us-east-1"
     path_style: bool = True
+    checkpoint_lock_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="Object Lock (compliance) retention of checkpoints: a campus policy, not a standard."
+    )
+    noncurrent_expire_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="Days a replaced object version is kept before it expires: a campus policy."
+    )
+    telemetry_expire_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        400, description="Days telemetry exports are kept: a campus policy (13 months covers a year-on-year view)."
+    )
 
 
 class Monitoring(StrictModel):
