@@ -193,6 +193,35 @@ def schema(
     _console().print(f"wrote {', '.join(f'{out}/{k}.schema.json' for k in kinds)}")
 
 
+def buildable_plan(spec: Path) -> Plan:
+    """The plan of a spec every build command may act on: any error finding stops here, before anything is written."""
+    the_plan, findings = _plan_or_exit(spec, False)
+    shown = [f for f in findings if f.level > Level.INFO]
+    if the_plan is None or _exit_for(findings):
+        err = _console(stderr=True)
+        print_findings(err, shown)
+        err.print(summary_line(findings) + "; nothing was written or applied")
+        raise typer.Exit(1)
+    if shown:
+        print_findings(_console(stderr=True), shown)
+    return the_plan
+
+
+OutOpt = Annotated[Path, typer.Option("--out", help="Directory that receives <phase>/.")]
+
+
+@app.command()
+def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
+    """Write build/<phase>/: inventory, group variables, FRR configs, fabric and monitoring configs."""
+    from kasbah import render as renders
+
+    the_plan = buildable_plan(spec)
+    files = renders.render(the_plan)
+    target = out / the_plan.phase
+    renders.write(files, target)
+    _console().print(f"{target}: {len(files):,} files, digest {renders.digest(files)[:12]}")
+
+
 @app.command()
 def version() -> None:
     """Print Kasbah's version."""

@@ -1,0 +1,99 @@
+"""Renders: the plan turned into the files under `build/<phase>/` that Ansible, Prometheus and FRR consume.
+
+Every renderer is a pure function `render(plan) -> Files` (relative POSIX path -> text). They never re-derive
+anything: numbers, names and addresses come from the plan. The same plan gives byte-identical files, so a digest
+of a scope's files is a stable trigger for the Pulumi command that applies that scope.
+
+Layout of `build/<phase>/` (each renderer owns its prefixes):
+
+    ansible.cfg, requirements.yml, execution-environment.yml, plan.json        kasbah.render.ansible
+    inventory/, group_vars/, host_vars/                                         kasbah.render.inventory
+    frr/<router>.conf                                                           kasbah.render.frr
+    fabric/                                                                     kasbah.render.fabric
+    monitoring/                                                                 kasbah.render.monitoring
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from kasbah.plan.derive import Plan
+
+Files = dict[str, str]
+Renderer = Callable[[Plan], Files]
+
+RENDERERS: tuple[str, ...] = (
+    "kasbah.render.ansible",
+    "kasbah.render.inventory",
+    "kasbah.render.frr",
+    "kasbah.render.fabric",
+    "kasbah.render.monitoring",
+)
+"""Modules with a `render(plan) -> Files`; a module not yet written is skipped (see `renderers`)."""
+
+
+def renderers() -> list[Renderer]:
+    out: list[Renderer] = []
+    for name in RENDERERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        out.append(module.render)
+    return out
+
+
+def render(plan: Plan) -> Files:
+    """Every file of the phase, sorted by path. Two renderers writing one path is a bug."""
+    files: Files = {}
+    for fn in renderers():
+        for path, text in fn(plan).items():
+            if path in files:
+                raise RuntimeError(f"two renderers write {path}")
+            files[path] = text
+    return dict(sorted(files.items()))
+
+
+def digest(files: Files, prefixes: Iterable[str] = ("",)) -> str:
+    """SHA-256 over the files under any of `prefixes` (paths and contents): a scope's trigger."""
+    h = hashlib.sha256()
+    wanted = tuple(prefixes)
+    for path in sorted(files):
+        if path.startswith(wanted):
+            h.update(path.encode())
+            h.update(b"\0")
+            h.update(files[path].encode())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def write(files: Files, out_dir: Path) -> None:
+    """Replace `out_dir` with exactly `files`, all or nothing: written beside it, then swapped in."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for rel, text in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            if text.startswith("#!"):
+                target.chmod(0o755)
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
