@@ -32,6 +32,9 @@ class GpuSystem(Sourced):
     switch_trays_per_unit: Annotated[int, Field(ge=0, le=64)] = 0
     nvlink_domain_gpus: Annotated[int, Field(ge=1, le=1024, description="GPUs in one scale-up (NVLink) domain.")]
     unit_power_kw: Annotated[Kw, Field(description="Maximum power of one unit.")]
+    gpu_max_w: Annotated[int, Field(ge=50, le=5000)] | None = Field(
+        None, description="Maximum power of one GPU (W), where published: the ceiling of its power limit."
+    )
     cooling: Literal["air", "liquid"]
     units_per_rack: Annotated[int, Field(ge=1, le=64, description="Default units per rack.")]
     compute_nics_per_unit: Annotated[int, Field(ge=0, le=1024)]

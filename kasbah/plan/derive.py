@@ -19,7 +19,15 @@ from kasbah.plan.edge import EdgePlan, plan_edge
 from kasbah.plan.energy import EnergyPlan, plan_energy
 from kasbah.plan.model import PlanModel
 from kasbah.plan.monitoring import MonitoringPlan, plan_monitoring
-from kasbah.plan.power import HallPlan, PowerPlan, budget_findings, phase_power, pue_findings
+from kasbah.plan.power import (
+    GpuPowerLimit,
+    HallPlan,
+    PowerPlan,
+    budget_findings,
+    gpu_power_limits,
+    phase_power,
+    pue_findings,
+)
 from kasbah.plan.storage import StoragePlan, plan_storage
 from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
 from kasbah.spec.load import LoadedSpec
@@ -62,6 +70,7 @@ class Plan(PlanModel):
     increment: ComputeTotals
     cumulative: ComputeTotals
     power: PowerPlan
+    gpu_power_limits: list[GpuPowerLimit]
     energy: EnergyPlan
     halls: list[HallPlan]
     pods: list[PodPlan]
@@ -90,7 +99,8 @@ class _State:
     pods: dict[str, tuple[PodPlan, SourceDoc, Path]] = field(default_factory=dict)
     retired_pods: dict[str, str] = field(default_factory=dict)
     uplinks: list[UplinkRef] = field(default_factory=list)
-    edge_routers: dict[str, str] = field(default_factory=dict)  # router -> phase that first used it
+    edge_routers: dict[str, str] = field(default_factory=dict)
+    power_limits: list[GpuPowerLimit] = field(default_factory=list)  # router -> phase that first used it
     fabrics: list[PhaseFabric] = field(default_factory=list)
     summaries: list[PhaseSummary] = field(default_factory=list)
     allocations: list[addr.Allocation] = field(default_factory=list)
@@ -540,6 +550,11 @@ class _Planner:
             cumulative_it_mw=cumulative_it,
             cumulative_facility_mw=cumulative_facility,
         )
+        self.state.power_limits.extend(
+            gpu_power_limits(
+                power, phase=phase.id, skus={pp.sku: self.catalog.systems[pp.sku].gpu_max_w for pp in pods}
+            )
+        )
         warn = self.campus.monitoring.power_budget_warning
         self.out.extend(budget_findings(power, doc, phase=phase.id, warn_ratio=warn))
         self.out.extend(pue_findings(phase.power, doc, campus_pue=self.campus.design_pue, phase=phase.id))
@@ -636,6 +651,7 @@ class _Planner:
             increment=totals(pods),
             cumulative=totals(live),
             power=power,
+            gpu_power_limits=self.state.power_limits,
             energy=energy,
             halls=halls,
             pods=live,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from kasbah.findings import Finding, Level
 from kasbah.plan.model import PlanModel
 from kasbah.spec.phase import Power
@@ -43,6 +45,33 @@ class PowerPlan(PlanModel):
     cumulative_budget_mw: float
     cumulative_it_load_mw: float
     cumulative_facility_mw: float
+
+
+class GpuPowerLimit(PlanModel):
+    """The per-GPU power limit that keeps a phase's GPU systems inside its IT envelope."""
+
+    phase: str
+    sku: str
+    gpu_max_w: int
+    limit_w: int
+    envelope_share: float
+
+
+def gpu_power_limits(plan: PowerPlan, *, phase: str, skus: dict[str, int | None]) -> list[GpuPowerLimit]:
+    """Scale each SKU's maximum GPU power by the share of its demand the phase's budget can carry (never above 1).
+
+    The IT room for GPU systems is the budget (on a facility basis: divided by the design PUE) less the other IT load.
+    A phase inside its budget keeps the maximum, written explicitly so no node can be raised above it; SKUs with no
+    published maximum are left out (nothing to scale).
+    """
+    room = plan.budget_mw if plan.basis == "it_load" else plan.budget_mw / plan.design_pue
+    room -= plan.other_it_mw
+    share = 1.0 if plan.gpu_it_mw <= 0 else max(0.0, min(1.0, room / plan.gpu_it_mw))
+    return [
+        GpuPowerLimit(phase=phase, sku=sku, gpu_max_w=w, limit_w=math.floor(w * share), envelope_share=round(share, 4))
+        for sku, w in sorted(skus.items())
+        if w is not None
+    ]
 
 
 def phase_power(
