@@ -1,0 +1,244 @@
+"""The edge routers' FRR configs rendered from the plan: valid for FRR's parser, faithful to the plan, secret-free.
+
+Goldens of phase 1 live in tests/golden/frr/; regenerate after an intended change with
+`KASBAH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render_frr.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kasbah import render as render_pkg
+from kasbah.plan.derive import Plan
+from kasbah.render import frr
+from tests.conftest import REPO, plan_of
+
+PHASES = ("phase1", "phase2", "phase3")
+GOLDEN = REPO / "tests" / "golden" / "frr"
+EXPR = re.compile(r"\{\{ ([A-Za-z_][A-Za-z0-9_]*) \}\}")
+
+
+@cache
+def plan(phase: str) -> Plan:
+    p, _ = plan_of(REPO / "stacks" / f"{phase}.yaml")
+    assert p is not None, f"{phase} does not plan"
+    return p
+
+
+@cache
+def files(phase: str) -> dict[str, str]:
+    return frr.render(plan(phase))
+
+
+def routers(phase: str) -> list[str]:
+    return [r.id for r in plan(phase).edge.routers]
+
+
+def fill(template: str) -> str:
+    """The template as Ansible would write it, with dummy passwords."""
+    return EXPR.sub(lambda m: "pw-" + m.group(1)[-20:], template)
+
+
+def blocks(text: str, header: str) -> list[list[str]]:
+    """Stanzas starting with a line beginning with `header` and ending at `exit`."""
+    out: list[list[str]] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith(header):
+            current = [line]
+        elif current is not None:
+            if line == "exit":
+                out.append(current)
+                current = None
+            else:
+                current.append(line.strip())
+    return out
+
+
+CASES = [(phase, router) for phase in PHASES for router in routers(phase)]
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_vtysh_accepts_every_rendered_config(phase: str, router: str, tmp_path: Path) -> None:
+    (tmp_path / "vtysh.conf").write_text("service integrated-vtysh-config\n", encoding="utf-8")
+    conf = tmp_path / "frr.conf"
+    conf.write_text(fill(files(phase)[f"frr/{router}.conf.j2"]), encoding="utf-8")
+    proc = subprocess.run(
+        ["vtysh", "--config_dir", str(tmp_path), "-C", "-f", str(conf)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_vtysh_check_rejects_a_broken_config(tmp_path: Path) -> None:
+    """The check above can fail: a config with a typo is refused."""
+    (tmp_path / "vtysh.conf").write_text("", encoding="utf-8")
+    conf = tmp_path / "frr.conf"
+    conf.write_text(fill(files("phase1")["frr/edge1.conf.j2"]).replace("remote-as 64601", "remote-as casablanca"))
+    proc = subprocess.run(["vtysh", "--config_dir", str(tmp_path), "-C", "-f", str(conf)], capture_output=True)
+    assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_one_config_and_vars_file_per_router(phase: str) -> None:
+    expected = {f"frr/{r}.{ext}" for r in routers(phase) for ext in ("conf.j2", "vars.yml")}
+    assert set(files(phase)) == expected
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_passwords_only_as_template_variables(phase: str, router: str) -> None:
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    r = next(x for x in plan(phase).edge.routers if x.id == router)
+    assert sorted(EXPR.findall(text)) == sorted(s.password_var for s in r.sessions)
+    for s in r.sessions:
+        assert f" neighbor {s.peer_address} password {{{{ {s.password_var} }}}}\n" in text
+    assert not any(tok in EXPR.sub("", text) for tok in ("{{", "}}", "{%", "{#"))
+    assert [line for line in text.splitlines() if "password" in line] == [
+        f" neighbor {s.peer_address} password {{{{ {s.password_var} }}}}" for s in r.sessions
+    ]
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_every_session_of_the_plan_is_configured(phase: str, router: str) -> None:
+    p = plan(phase)
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    r = next(x for x in p.edge.routers if x.id == router)
+    assert f"router bgp {r.asn}\n bgp router-id {r.loopback.split('/')[0]}\n" in text
+    assert "frr defaults traditional\n" in text and "ebgp-requires-policy" not in text
+    for s in r.sessions:
+        n = f" neighbor {s.peer_address}"
+        for line in (
+            f"{n} remote-as {s.peer_asn}",
+            f"{n} description {s.cable} via {s.landing_station}",
+            f"{n} update-source {s.local_address}",
+            f"{n} bfd profile {frr.BFD_PROFILE}",
+            f" {n} route-map IN-{s.cable} in",
+            f" {n} route-map OUT out",
+        ):
+            assert line + "\n" in text, f"{router} lacks {line.strip()!r}"
+    others = [x for x in p.edge.routers if x.id != router]
+    for o in others:
+        assert f" neighbor {o.loopback.split('/')[0]} remote-as internal\n" in text
+    neighbors = set(re.findall(r"^ neighbor (\S+) remote-as", text, re.M))
+    assert neighbors == {s.peer_address for s in r.sessions} | {o.loopback.split("/")[0] for o in others}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_bfd_profile_uses_the_plan_timers(phase: str) -> None:
+    bfd = plan(phase).edge.bfd
+    for router in routers(phase):
+        text = files(phase)[f"frr/{router}.conf.j2"]
+        assert (
+            f" profile {frr.BFD_PROFILE}\n  detect-multiplier {bfd.multiplier}\n"
+            f"  receive-interval {bfd.interval_ms}\n  transmit-interval {bfd.interval_ms}\n"
+        ) in text
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_outbound_announces_exactly_the_plan_prefixes(phase: str, router: str) -> None:
+    p = plan(phase)
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    announce = re.findall(r"^ip prefix-list ANNOUNCE seq \d+ permit (\S+)$", text, re.M)
+    assert announce == p.edge.announce
+    assert re.findall(r"^  network (\S+)$", text, re.M) == p.edge.announce
+    assert blocks(text, "route-map OUT ") == [["route-map OUT permit 10", "match ip address prefix-list ANNOUNCE"]]
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_inbound_route_maps_set_the_planned_local_prefs(phase: str, router: str) -> None:
+    p = plan(phase)
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    r = next(x for x in p.edge.routers if x.id == router)
+    for region in p.edge.regions:
+        listed = re.findall(rf"^ip prefix-list REGION-{region.region} seq \d+ permit (\S+) le 24$", text, re.M)
+        assert listed == region.prefixes
+    for s in r.sessions:
+        stanzas = blocks(text, f"route-map IN-{s.cable} ")
+        got = {}
+        for st in stanzas:
+            match = next((x.rsplit(" ", 1)[1] for x in st if x.startswith("match ")), None)
+            setting = next((int(x.rsplit(" ", 1)[1]) for x in st if x.startswith("set local-preference")), None)
+            got[match] = (st[0].split()[2], setting)
+        # deny own space, then too-specific, before any region; bogons after the regions; the rest accepted last
+        order = [next((x.rsplit(" ", 1)[1] for x in st if x.startswith("match ")), None) for st in stanzas]
+        assert order[:2] == ["OWN", "TOO-SPECIFIC"] and order[-2:] == ["BOGONS", None]
+        assert (
+            got["OWN"] == ("deny", None) and got["TOO-SPECIFIC"] == ("deny", None) and got["BOGONS"] == ("deny", None)
+        )
+        for region in p.edge.regions:
+            planned = next((c.local_pref for c in region.preference if c.cable == s.cable), None)
+            expected = ("permit", planned) if planned is not None else ("deny", None)
+            assert got[f"REGION-{region.region}"] == expected, f"{router} {s.cable} {region.region}"
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_each_region_is_best_over_its_planned_cable(phase: str) -> None:
+    """Across all routers, the cable whose route-map sets a region's highest local-pref is the plan's first choice."""
+    p = plan(phase)
+    prefs: dict[str, dict[str, int]] = {}
+    for router in routers(phase):
+        text = files(phase)[f"frr/{router}.conf.j2"]
+        for m in re.finditer(
+            r"^route-map IN-(\S+) permit \d+\n match .* REGION-(\S+)\n set local-preference (\d+)$", text, re.M
+        ):
+            prefs.setdefault(m.group(2), {})[m.group(1)] = int(m.group(3))
+    for region in p.edge.regions:
+        ranked = sorted(prefs[region.region], key=lambda c: -prefs[region.region][c])
+        assert ranked == [c.cable for c in region.preference]
+
+
+def test_own_space_and_bogons_are_filtered(tmp_path: Path) -> None:
+    text = files("phase1")["frr/edge1.conf.j2"]
+    own = re.findall(r"^ip prefix-list OWN seq \d+ permit (\S+)", text, re.M)
+    assert "10.68.0.0/16" in own and "10.64.16.0/31" in own
+    assert re.findall(r"^ip prefix-list BOGONS seq \d+ permit (\S+) le 32$", text, re.M) == list(frr.BOGONS)
+    assert "ip prefix-list TOO-SPECIFIC seq 10 permit 0.0.0.0/0 ge 25\n" in text
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_vars_file_lists_passwords_and_peers(phase: str) -> None:
+    for r in plan(phase).edge.routers:
+        data = yaml.safe_load(files(phase)[f"frr/{r.id}.vars.yml"])
+        assert data["wan_edge_password_vars"] == [s.password_var for s in r.sessions]
+        assert data["wan_edge_ebgp_peers"] == [
+            {"address": s.peer_address, "asn": s.peer_asn, "cable": s.cable, "landing_station": s.landing_station}
+            for s in r.sessions
+        ]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_byte_identical_across_renders(phase: str) -> None:
+    again, _ = plan_of(REPO / "stacks" / f"{phase}.yaml")
+    assert again is not None
+    assert frr.render(again) == files(phase)
+
+
+def test_renderer_is_wired_into_kasbah_render() -> None:
+    assert frr.render in render_pkg.renderers()
+
+
+def test_a_password_variable_that_is_not_a_name_is_refused() -> None:
+    p = plan("phase1")
+    r = p.edge.routers[0]
+    bad = r.sessions[0].model_copy(update={"password_var": "x }}{{ lookup('pipe', 'id') }}"})
+    router = r.model_copy(update={"sessions": [bad, *r.sessions[1:]]})
+    p = p.model_copy(update={"edge": p.edge.model_copy(update={"routers": [router, *p.edge.routers[1:]]})})
+    with pytest.raises(ValueError, match="not an identifier"):
+        frr.render(p)
+
+
+@pytest.mark.parametrize("name", sorted(files("phase1")))
+def test_phase1_matches_golden(name: str) -> None:
+    golden = GOLDEN / Path(name).name
+    text = files("phase1")[name]
+    if os.environ.get("KASBAH_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert golden.exists(), f"no golden {golden.name}; generate it with KASBAH_UPDATE_GOLDEN=1"
+    assert text == golden.read_text(encoding="utf-8"), f"{name} changed; review and regenerate {golden.name}"
