@@ -223,6 +223,172 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
 
 
 @app.command()
+def preview(spec: SpecArg, as_json: JsonOpt = False) -> None:
+    """Show the phase stack's Pulumi resources offline (the real program under the SDK's mocks): tree, counts."""
+    from kasbah import preview as previews
+    from kasbah.pulumi_program import ProgramError
+
+    the_plan = buildable_plan(spec)
+    try:
+        result = previews.preview(spec, plan=the_plan)
+    except ProgramError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        _dump(previews.as_json(result))
+        return
+    lines = previews.tree_lines(result)
+    lines += ["", "resources by type:"] + [f"  {n:>5}  {t}" for t, n in result.counts().items()]
+    lines.append(f"stack {result.stack}: {len(result.resources):,} resources")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@app.command()
+def bootstrap(
+    endpoint: Annotated[str, typer.Option("--endpoint", help="The campus S3 endpoint URL (https://...).")],
+    bucket: Annotated[str | None, typer.Option("--bucket", help="State bucket name (default: from --spec).")] = None,
+    spec: Annotated[Path | None, typer.Option("--spec", help="A phase spec giving the bucket and region.")] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="S3 region (default: the spec's, or us-east-1).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the Pulumi state bucket (Object Lock, versioning, encryption, no public access) and print the login."""
+    from kasbah.bootstrap import BootstrapError
+    from kasbah.bootstrap import bootstrap as make_bucket
+
+    if spec is not None:
+        the_plan = buildable_plan(spec)
+        bucket = bucket or the_plan.storage.state_bucket
+        region = region or the_plan.storage.region
+    if not bucket:
+        _console(stderr=True).print("error: give --bucket NAME, or --spec SPEC to use the campus's state bucket")
+        raise typer.Exit(2)
+    try:
+        result = make_bucket(endpoint, bucket, region or "us-east-1")
+    except ValueError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    except BootstrapError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        _dump({"bucket": bucket, "endpoint": endpoint, "changes": result.changes, "login": result.login_url})
+        return
+    console = _console()
+    if result.changed:
+        for change in result.changes:
+            console.print(f"{bucket}: {change}", markup=False)
+    else:
+        console.print(f"{bucket}: already set up, nothing changed", markup=False)
+    console.print(f"pulumi login '{result.login_url}'", markup=False, soft_wrap=True)
+
+
+@app.command()
+def apply(
+    spec: SpecArg,
+    check: Annotated[bool, typer.Option("--check", help="Ansible check mode: report what would change.")] = False,
+    limit: Annotated[str | None, typer.Option("--limit", help="Hosts or groups (pod_h1_su001, edge1,...).")] = None,
+    tags: Annotated[
+        str | None, typer.Option("--tags", help="Comma-separated: base,gpu,fabric,wan_edge,monitoring.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", envvar="KASBAH_BUILD_DIR", help="Directory that receives <phase>/.")
+    ] = Path("build"),
+    build: Annotated[
+        Path | None,
+        typer.Option(
+            "--build", help="Run on this rendered phase as it is (it must match the spec), without rendering."
+        ),
+    ] = None,
+    vault_password_file: Annotated[
+        Path | None, typer.Option("--vault-password-file", help="ansible-vault password file (BGP session passwords).")
+    ] = None,
+    extra_vars: Annotated[
+        list[str] | None, typer.Option("--extra-vars", "-e", help="KEY=VALUE, repeatable (never put secrets here).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Where to write the JSON run report.")] = None,
+) -> None:
+    """Render the phase and run its playbooks through ansible-runner; exit 1 naming the hosts that failed."""
+    from kasbah import ansible_run
+    from kasbah import render as renders
+
+    the_plan = buildable_plan(spec)
+    files = renders.render(the_plan)
+    if build is None:
+        target = out / the_plan.phase
+        renders.write(files, target)
+    else:
+        target = build
+        stale = renders.stale(files, build)
+        if stale:
+            err = _console(stderr=True)
+            err.print(f"error: {build} does not match {spec} ({len(stale)} file(s) differ, e.g. {stale[0]})")
+            err.print("  = hint: run `kasbah render` again, or drop --build to render before applying")
+            raise typer.Exit(1)
+    variables: dict[str, object] = {}
+    for item in extra_vars or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            _console(stderr=True).print(f"error: --extra-vars {item!r} is not KEY=VALUE")
+            raise typer.Exit(2)
+        variables[key] = value
+    tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+    console = _console()
+    counts = dict.fromkeys(ansible_run.OUTCOMES, 0)
+
+    def progress(host: str, outcome: str) -> None:
+        counts[outcome] += 1
+        if outcome in ("failed", "unreachable"):
+            console.print(f"  [red]{outcome}[/]: {host}")
+
+    console.print(
+        f"applying {the_plan.phase} from {target}"
+        + (" (check mode)" if check else "")
+        + (f", limit {limit}" if limit else "")
+        + (f", tags {','.join(tag_list)}" if tag_list else "")
+    )
+    try:
+        with console.status("running playbooks", spinner="dots") as status:
+
+            def hook(host: str, outcome: str) -> None:
+                progress(host, outcome)
+                status.update("  ".join(f"{k} {v}" for k, v in counts.items()))
+
+            result = ansible_run.run(
+                target,
+                phase=the_plan.phase,
+                check=check,
+                limit=limit,
+                tags=tag_list,
+                extravars=variables,
+                vault_password_file=vault_password_file,
+                on_result=hook,
+                secret_vars=ansible_run.secrets_from_environment(dict(os.environ)),
+            )
+    except ansible_run.ApplyError as exc:
+        _console(stderr=True).print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    report_path = report or out / "runs" / f"{the_plan.phase}.json"
+    ansible_run.write_report(result, report_path)
+    totals = result.totals()
+    console.print(
+        f"hosts: {len(result.hosts)}  " + "  ".join(f"{k} {v}" for k, v in totals.items()) + f"  (report {report_path})"
+    )
+    if result.succeeded:
+        raise typer.Exit(0)
+    if result.unreachable_hosts:
+        console.print(f"[red]unreachable[/]: {', '.join(result.unreachable_hosts)}")
+    if result.failed_hosts:
+        console.print(f"[red]failed[/]: {', '.join(result.failed_hosts)}")
+    if result.retry_limit:
+        console.print(f"retry just them: kasbah apply {spec} --limit {result.retry_limit}")
+    else:
+        console.print(f"[red]the run failed[/] (status {result.status}, rc {result.rc}); see {report_path}")
+    raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print Kasbah's version."""
     _console().print(__version__)

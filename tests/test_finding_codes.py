@@ -7,6 +7,8 @@ import re
 from tests.conftest import REPO
 
 AREAS = "power|energy|wan|fabric|addresses|names|lifecycle|hall|phases|catalog|input|spec|internal"
+FILE_SUFFIXES = {"yml", "yaml", "json", "conf", "cfg", "py", "j2"}
+"""`"wan.yml"` is a file name (a rules file), not a finding code."""
 CODE = re.compile(rf'"((?:{AREAS})\.[a-z][a-z-]*)"')
 
 
@@ -14,7 +16,7 @@ def emitted_codes() -> set[str]:
     codes: set[str] = set()
     for path in (REPO / "kasbah").rglob("*.py"):
         codes |= set(CODE.findall(path.read_text(encoding="utf-8")))
-    return codes
+    return {c for c in codes if c.rsplit(".", 1)[1] not in FILE_SUFFIXES}
 
 
 def test_codes_are_found() -> None:

@@ -7,9 +7,11 @@ of a scope's files is a stable trigger for the Pulumi command that applies that 
 Layout of `build/<phase>/` (each renderer owns its prefixes):
 
     ansible.cfg, requirements.yml, execution-environment.yml, plan.json        kasbah.render.ansible
-    inventory/, group_vars/, host_vars/                                         kasbah.render.inventory
-    frr/<router>.conf                                                           kasbah.render.frr
-    fabric/                                                                     kasbah.render.fabric
+    inventory/ (kasbah.yml, inventory.json, hosts/<pod>.tsv, group_vars/, etc_hosts),
+    inventory_plugins/kasbah_inventory.py                                       kasbah.render.inventory
+    frr/<router>.conf.j2, frr/<router>.vars.yml                                 kasbah.render.frr
+    fabric/<phase>/<switch>-d<domain>/ (opensm.conf.j2, partitions.conf)       kasbah.render.fabric
+    gpu/pods/<pod>.yml, gpu/imex/<pod>-rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
     monitoring/                                                                 kasbah.render.monitoring
 """
 
@@ -33,6 +35,7 @@ RENDERERS: tuple[str, ...] = (
     "kasbah.render.inventory",
     "kasbah.render.frr",
     "kasbah.render.fabric",
+    "kasbah.render.gpu",
     "kasbah.render.monitoring",
 )
 """Modules with a `render(plan) -> Files`; a module not yet written is skipped (see `renderers`)."""
@@ -73,6 +76,20 @@ def digest(files: Files, prefixes: Iterable[str] = ("",)) -> str:
             h.update(files[path].encode())
             h.update(b"\0")
     return h.hexdigest()
+
+
+def stale(files: Files, out_dir: Path) -> list[str]:
+    """Rendered paths whose file in `out_dir` is missing or different (extra files, such as host_vars, are allowed)."""
+    out = []
+    for rel, text in files.items():
+        target = out_dir / rel
+        try:
+            same = target.read_text(encoding="utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            out.append(rel)
+    return out
 
 
 def write(files: Files, out_dir: Path) -> None:

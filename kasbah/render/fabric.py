@@ -1,0 +1,57 @@
+"""Compute fabric configuration: the InfiniBand subnet manager's settings and partitions, per phase and domain.
+
+The fat tree the planner sized is routed by OpenSM's `ftree` engine, which needs to know which switches are roots
+(the top tier) and which ports face compute nodes; a subnet manager discovers the GUIDs, so the rendered file names
+the engine and the partition layout, and the role gives the GUID files to OpenSM on the SM hosts. One partition per
+phase keeps tenants of different phases apart while the default partition carries management traffic.
+"""
+
+from __future__ import annotations
+
+from kasbah.plan.derive import Plan
+from kasbah.render import Files
+
+PARTITION_KEY_BASE = 0x1000
+"""First P_Key given to a phase partition (0x7fff is the default partition); a Kasbah policy."""
+
+
+def subnet_manager_domains(plan: Plan) -> list[tuple[str, str]]:
+    """(phase, rendered directory) of every InfiniBand domain: each gets a pair of subnet manager hosts."""
+    return [
+        (fabric.phase, f"fabric/{fabric.phase}/{compute.switch}-d{domain.index}")
+        for fabric in plan.fabrics
+        for compute in fabric.compute
+        if compute.kind.startswith("infiniband")
+        for domain in compute.domains
+    ]
+
+
+def render(plan: Plan) -> Files:
+    files: Files = {}
+    index = {p.id: i for i, p in enumerate(plan.phases)}
+    for fabric in plan.fabrics:
+        for compute in fabric.compute:
+            if not compute.kind.startswith("infiniband"):
+                continue
+            for domain in compute.domains:
+                base = f"fabric/{fabric.phase}/{compute.switch}-d{domain.index}"
+                tiers = ", ".join(f"{t.name} {t.switches}" for t in domain.tiers)
+                files[f"{base}/opensm.conf.j2"] = (
+                    f"# Rendered by Kasbah: {plan.campus} {fabric.phase}, {compute.kind} domain {domain.index}\n"
+                    f"# {domain.nodes:,} nodes, {domain.endpoints:,} endpoints on {compute.rails} rails; "
+                    f"switches: {tiers} ({compute.switch}, {compute.oversubscription})\n"
+                    "routing_engine ftree\n"
+                    "root_guid_file /etc/opensm/root_guids.conf\n"
+                    "cn_guid_file /etc/opensm/cn_guids.conf\n"
+                    "partition_config_file /etc/opensm/partitions.conf\n"
+                    "log_file /var/log/opensm.log\n"
+                    "# the pair's priorities come from the inventory: the higher one is master\n"
+                    "sm_priority {{ kasbah_sm_priority }}\n"
+                )
+                pkey = PARTITION_KEY_BASE + index.get(fabric.phase, 0)
+                files[f"{base}/partitions.conf"] = (
+                    f"# Rendered by Kasbah: partitions of {fabric.phase}, domain {domain.index}\n"
+                    "Default=0x7fff, ipoib, mtu=5 : ALL=limited, SELF=full ;\n"
+                    f"{fabric.phase.replace('-', '_')}=0x{pkey:04x}, ipoib, mtu=5 : ALL_CAS=full, ALL_SWITCHES=full ;\n"
+                )
+    return files

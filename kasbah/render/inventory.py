@@ -1,0 +1,99 @@
+"""The Ansible inventory of a phase: groups, per-pod host tables, group variables and the plan's /etc/hosts.
+
+Hosts carry one variable (their address) and the few campus-wide values sit on `all`: Ansible merges every group
+variable into every host's variables, which at 70,000 hosts is most of the cost of loading an inventory. What a
+role needs per pod it reads from the pod's own file under gpu/pods/. The `kasbah_inventory` plugin (rendered next
+to it) loads the host tables, because a static YAML inventory of a large phase takes minutes to load.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files as package_files
+from ipaddress import IPv4Network
+
+import yaml
+
+from kasbah.plan.derive import Plan
+from kasbah.plan.hosts import oob_blocks, pod_hosts
+from kasbah.render import Files
+from kasbah.render.fabric import subnet_manager_domains
+
+MONITORING_HOST = "mon1"
+"""The monitoring server's inventory name. Service hosts take fixed offsets in their phase's services block
+(a Kasbah convention): the monitoring server .1 of the first phase, subnet managers from .9."""
+
+
+def group_name(kind: str, ident: str) -> str:
+    """Ansible group names must be identifiers: `pod_h1_su001`."""
+    return f"{kind}_{ident}".replace("-", "_").replace(".", "_")
+
+
+def _yaml(data: object) -> str:
+    return "---\n" + yaml.safe_dump(data, sort_keys=True, default_flow_style=False, width=120)
+
+
+def monitoring_address(plan: Plan) -> str:
+    first = next(a for a in plan.addresses.allocations if a.network == "services")
+    return str(IPv4Network(first.cidr)[1])
+
+
+def render(plan: Plan) -> Files:
+    files: Files = {}
+    blocks = oob_blocks(plan.addresses.allocations)
+    groups: set[str] = {"gpu_nodes", "edge_routers", "monitoring", "subnet_managers"}
+    children: dict[str, set[str]] = {}
+    pods = []
+    etc_hosts = [
+        f"# Rendered by Kasbah from the plan of {plan.campus} {plan.phase}: every host, no lookups.",
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+    ]
+    for pod in plan.pods:
+        pg, hg, ph = group_name("pod", pod.id), group_name("hall", pod.hall), group_name("phase", pod.phase)
+        sku = group_name("sku", pod.sku)
+        groups |= {pg, hg, ph, sku}
+        for parent in (hg, ph, sku, "gpu_nodes"):
+            children.setdefault(parent, set()).add(pg)
+        table = [f"{h.name}\t{h.address}\t{h.rack}\t{h.tray}" for h in pod_hosts(pod, blocks[pod.id])]
+        files[f"inventory/hosts/{pod.id}.tsv"] = "\n".join(table) + "\n"
+        etc_hosts.extend(f"{line.split(chr(9))[1]}\t{line.split(chr(9))[0]}" for line in table)
+        pods.append({"group": pg, "table": f"hosts/{pod.id}.tsv"})
+    hosts = [{"name": r.id, "group": "edge_routers", "address": r.loopback.split("/")[0]} for r in plan.edge.routers]
+    hosts.append({"name": MONITORING_HOST, "group": "monitoring", "address": monitoring_address(plan)})
+    services = {a.phase: IPv4Network(a.cidr) for a in plan.addresses.allocations if a.network == "services"}
+    for i, (phase, directory) in enumerate(subnet_manager_domains(plan)):
+        for n, priority in ((1, 14), (2, 13)):  # OpenSM's highest priority is 15; the pair elects the first master
+            hosts.append(
+                {
+                    "name": f"sm-{phase}-d{i}-{n}",
+                    "group": "subnet_managers",
+                    "address": str(services[phase][8 + 2 * i + n]),
+                    "vars": {"kasbah_fabric_dir": directory, "kasbah_sm_priority": priority},
+                }
+            )
+    etc_hosts.extend(f"{h['address']}\t{h['name']}" for h in hosts)
+    data = {
+        "campus": plan.campus,
+        "phase": plan.phase,
+        "groups": sorted(groups),
+        "children": {k: sorted(v) for k, v in sorted(children.items())},
+        "hosts": hosts,
+        "pods": pods,
+    }
+    files["inventory/inventory.json"] = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    files["inventory/kasbah.yml"] = _yaml({"plugin": "kasbah_inventory", "data": "inventory.json"})
+    files["inventory/etc_hosts"] = "\n".join(etc_hosts) + "\n"
+    files["inventory_plugins/kasbah_inventory.py"] = (
+        package_files("kasbah.render").joinpath("files/kasbah_inventory.py").read_text(encoding="utf-8")
+    )
+    files["inventory/group_vars/all.yml"] = _yaml(
+        {
+            "kasbah_campus": plan.campus,
+            "kasbah_phase": plan.phase,
+        }
+    )
+    files["inventory/group_vars/edge_routers.yml"] = _yaml(
+        {"kasbah_edge_asn": plan.edge.asn, "kasbah_edge_announce": plan.edge.announce}
+    )
+    return files

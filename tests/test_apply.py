@@ -1,0 +1,196 @@
+"""`kasbah apply`: real ansible-runner runs of the base role on a sandbox (twice: the second changes nothing), the GPU
+role in check mode against a fake nvidia-smi, unreachable and failing hosts named with a working retry, and runs
+refused before anything starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from kasbah import ansible_run
+from kasbah import render as renders
+from kasbah.cli import app
+from tests.conftest import REPO, edit, plan_of
+
+SPEC = REPO / "stacks" / "phase1.yaml"
+N1, N2, N3 = "h1-su001-r01-n01", "h1-su001-r01-n02", "h1-su001-r01-n03"
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    plan, _ = plan_of(SPEC)
+    assert plan is not None
+    out = tmp_path / "build" / "phase1"
+    renders.write(renders.render(plan), out)
+    return out
+
+
+def sandbox(build: Path, host: str, root: Path, **extra: object) -> None:
+    """Make one planned host a local sandbox: an operator's host_vars beside the rendered inventory."""
+    host_vars = build / "inventory" / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    values = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "base_root": str(root),
+        "base_sysctl_apply": False,
+        "base_chrony_reload": False,
+        "base_manage_users": False,
+        "gpu_config_root": str(root),
+        **extra,
+    }
+    (host_vars / f"{host}.yml").write_text(yaml.safe_dump(values))
+
+
+def apply(build: Path, *args: str) -> tuple[int, str, dict]:
+    report = build.parent / "report.json"
+    result = CliRunner().invoke(
+        app, ["apply", str(SPEC), "--build", str(build), "--report", str(report), *args], catch_exceptions=False
+    )
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return result.exit_code, result.output, data
+
+
+def test_base_role_configures_a_sandbox_and_a_second_run_changes_nothing(build: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    sandbox(build, N1, root)
+    code, out, report = apply(build, "--tags", "base", "--limit", N1)
+    assert code == 0, out
+    assert report["hosts"][N1]["changed"] >= 3 and report["hosts"][N1]["failed"] == 0
+    assert (root / "etc/hosts").read_text() == (build / "inventory/etc_hosts").read_text()
+    assert "server 0.pool.ntp.org iburst" in (root / "etc/chrony/chrony.conf").read_text()
+    assert "net.ipv4.neigh.default.gc_thresh3 = 65536" in (root / "etc/sysctl.d/90-kasbah.conf").read_text()
+    code, out, report = apply(build, "--tags", "base", "--limit", N1)
+    assert code == 0, out
+    assert report["hosts"][N1]["changed"] == 0
+    assert report["totals"]["changed"] == 0
+
+
+def test_unreachable_and_failed_hosts_are_named_and_the_retry_works(build: Path, tmp_path: Path) -> None:
+    sandbox(build, N1, tmp_path / "ok")
+    # N2: nothing listens on port 1, so SSH is refused at once; N3: its root is a file, so the first task fails.
+    (tmp_path / "blocked").write_text("")
+    sandbox(build, N3, tmp_path / "blocked")
+    host_vars = build / "inventory" / "host_vars"
+    (host_vars / f"{N2}.yml").write_text(yaml.safe_dump({"ansible_host": "127.0.0.1", "ansible_port": 1}))
+    code, out, report = apply(build, "--tags", "base", "--limit", f"{N1},{N2},{N3}")
+    assert code == 1
+    assert report["unreachable_hosts"] == [N2]
+    assert report["failed_hosts"] == [N3]
+    assert report["hosts"][N1]["failed"] == 0 and report["hosts"][N1]["changed"] > 0  # the others continued
+    assert f"--limit {N2},{N3}" in out.replace("\n", "")
+    sandbox(build, N3, tmp_path / "fixed")
+    (host_vars / f"{N2}.yml").unlink()
+    sandbox(build, N2, tmp_path / "n2")
+    code, out, report = apply(build, "--tags", "base", "--limit", report["retry_limit"])
+    assert code == 0, out
+    assert sorted(report["hosts"]) == [N2, N3]
+
+
+FAKE_SMI = """#!/bin/sh
+# A fake nvidia-smi: four GPUs whose driver allows at most 1,000 W, one already limited to 1,000 W.
+case "$*" in
+  *--query-gpu=*)
+    echo "0, Disabled, 1200.00, 200.00, 1000.00"
+    echo "1, Enabled, 1200.00, 200.00, 1000.00"
+    echo "2, Enabled, 1000.00, 200.00, 1000.00"
+    echo "3, Enabled, 1100.00, 200.00, 1000.00"
+    ;;
+  *) echo "unexpected call: $*" >&2; exit 3 ;;
+esac
+"""
+
+
+def test_gpu_role_in_check_mode_computes_power_limits_from_the_plan(build: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    smi = fake / "nvidia-smi"
+    smi.write_text(FAKE_SMI)
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    sandbox(build, N1, tmp_path / "root", gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi))
+    events: list[dict] = []
+    result = ansible_run.run(build, phase="phase1", check=True, limit=N1, tags=["gpu"], on_event=events.append)
+    assert result.succeeded, result.as_dict()
+    planned = [
+        e["event_data"]["res"]["msg"]
+        for e in events
+        if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Report the planned limits"
+    ]
+    # The plan allows 1,200 W per GB200 GPU; the driver's maximum (1,000 W) is lower, so it wins.
+    assert planned == [[1000.0, 1000.0, 1000.0, 1000.0]]
+    targets = [
+        e["event_data"]["res"]["ansible_facts"]["gpu_targets"]
+        for e in events
+        if e.get("event") == "runner_item_on_ok"
+        and e["event_data"].get("task") == "Compute the power limit of each GPU"
+    ][-1]
+    # GPUs 0, 1 and 3 sit above the target and would be set; GPU 2 is already there; GPU 0 lacks persistence mode.
+    assert [t["index"] for t in targets if t["limit_w"] != t["target_w"]] == [0, 1, 3]
+    assert [t["persistence"] for t in targets] == ["Disabled", "Enabled", "Enabled", "Enabled"]
+    # Check mode writes nothing.
+    assert not (tmp_path / "root" / "etc" / "nvidia-imex" / "nodes_config.cfg").exists()
+
+
+def test_a_spec_with_errors_runs_nothing(stacks: Path, tmp_path: Path) -> None:
+    edit(stacks / "phase1.yaml", "budget_mw: 40", "budget_mw: 4")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["apply", str(stacks / "phase1.yaml"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "nothing was written or applied" in result.output
+    assert not out.exists()
+
+
+def test_missing_vault_password_file_and_unknown_tags_are_refused(build: Path, tmp_path: Path) -> None:
+    code, out, report = apply(build, "--vault-password-file", str(tmp_path / "nope"))
+    assert code == 2 and "vault password file" in out and report == {}
+    code, out, report = apply(build, "--tags", "gpus")
+    assert code == 2 and "unknown tag(s) gpus" in out
+
+
+def test_a_stale_build_is_refused(build: Path) -> None:
+    (build / "inventory" / "inventory.json").write_text("{}")
+    code, out, _ = apply(build, "--tags", "base")
+    assert code == 1 and "does not match" in out
+
+
+def test_missing_playbook_is_a_clear_error(build: Path, tmp_path: Path) -> None:
+    with pytest.raises(ansible_run.ApplyError, match=r"playbook .* not found"):
+        ansible_run.run(build, phase="phase1", playbook=tmp_path / "missing.yml")
+
+
+def test_secrets_come_from_the_environment_and_stay_out_of_the_report(build: Path, tmp_path: Path) -> None:
+    assert ansible_run.secrets_from_environment({"VAULT_BGP_X": "s3cret", "HOME": "/root", "VAULT_": "x"}) == {
+        "vault_bgp_x": "s3cret"
+    }
+    sandbox(build, N1, tmp_path / "root")
+    report = tmp_path / "r.json"
+    env = {**os.environ, "VAULT_BGP_PASSWORD_EDGE1_MTWA_NORTH": "do-not-print-me"}
+    done = subprocess.run(
+        [
+            shutil.which("kasbah") or str(Path(sys.executable).parent / "kasbah"),
+            "apply",
+            str(SPEC),
+            "--build",
+            str(build),
+            "--tags",
+            "base",
+            "--limit",
+            N1,
+            "--report",
+            str(report),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "do-not-print-me" not in done.stdout + done.stderr + report.read_text()
