@@ -1,0 +1,84 @@
+"""A step's trigger changes when and only when its own scope's inputs change (spec copies mutated in tmp_path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from components.phase_deployment import step_triggers
+from components.scopes import scope_files
+from kasbah import render
+from kasbah.plan.derive import Plan
+from tests._pulumi import planned, previewed
+from tests.conftest import REPO, edit, plan_of
+
+
+def triggers(spec: Path, root: Path | None = REPO) -> dict[str, str]:
+    plan = _plan(spec)
+    return step_triggers(plan, scope_files(plan, render.render(plan), root))
+
+
+def _plan(spec: Path) -> Plan:
+    plan, findings = plan_of(spec)
+    assert plan is not None, findings
+    return plan
+
+
+def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    assert before.keys() == after.keys()
+    return {k for k in before if before[k] != after[k]}
+
+
+def test_the_program_uses_these_triggers() -> None:
+    assert previewed("phase1").outputs["triggers"] == triggers(REPO / "stacks" / "phase1.yaml")
+    commands = {
+        r.name.removesuffix("-apply"): r.inputs["triggers"]
+        for r in previewed("phase2").resources
+        if r.type == "command:local:Command"
+    }
+    assert commands == {k: [v] for k, v in triggers(REPO / "stacks" / "phase2.yaml").items()}
+
+
+def test_same_spec_same_triggers_and_every_scope_distinct(stacks: Path) -> None:
+    base = triggers(stacks / "phase1.yaml")
+    assert base == triggers(REPO / "stacks" / "phase1.yaml")
+    pods = [v for k, v in base.items() if k.startswith(("h1-", "h2-"))]
+    assert len(set(pods)) == len(pods) == len(planned("phase1").pods)
+
+
+def test_one_pods_count_reruns_that_pod_only(stacks: Path) -> None:
+    before = triggers(stacks / "phase1.yaml")
+    edit(
+        stacks / "phase1.yaml",
+        "{id: h1-su003, sku: gb200-nvl72, count: 8}",
+        "{id: h1-su003, sku: gb200-nvl72, count: 7}",
+    )
+    diff = changed(before, triggers(stacks / "phase1.yaml"))
+    assert {k for k in diff if k.startswith(("h1-", "h2-"))} == {"h1-su003"}
+    # Others whose inputs really changed may re-run too: the fabric (fewer endpoints), monitoring (fewer targets)
+    # and the edge routers (their inbound filter lists the campus's address blocks, which the pod's size moves).
+
+
+def test_a_peer_asn_reruns_only_the_uplinks_of_that_router(stacks: Path) -> None:
+    before = triggers(stacks / "phase2.yaml")
+    edit(stacks / "campus.yaml", "{id: nador, peer_asn: 64604}", "{id: nador, peer_asn: 64614}")
+    diff = changed(before, triggers(stacks / "phase2.yaml"))
+    assert "uplink-medusa" in diff  # edge3's session to Nador
+    assert "uplink-estepona-tetouan" not in diff  # edge2, untouched
+    assert not {k for k in diff if k.startswith(("h3-", "h4-", "h5-", "h6-", "fabric-"))}
+
+
+def test_a_monitoring_threshold_reruns_monitoring_only(stacks: Path) -> None:
+    before = triggers(stacks / "phase1.yaml")
+    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {gpu_temp_warning_c: 78}")
+    assert changed(before, triggers(stacks / "phase1.yaml")) == {"monitoring"}
+
+
+def test_a_role_change_reruns_the_steps_running_that_role(tmp_path: Path) -> None:
+    spec = REPO / "stacks" / "phase1.yaml"
+    role = tmp_path / "playbooks" / "roles" / "gpu" / "tasks"
+    role.mkdir(parents=True)
+    (role / "main.yml").write_text("- name: One task\n  ansible.builtin.debug: {msg: one}\n")
+    before = triggers(spec, tmp_path)
+    (role / "main.yml").write_text("- name: One task\n  ansible.builtin.debug: {msg: two}\n")
+    diff = changed(before, triggers(spec, tmp_path))
+    assert diff == {p.id for p in planned("phase1").pods}
