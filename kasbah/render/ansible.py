@@ -29,6 +29,10 @@ retry_files_enabled = False
 stdout_callback = default
 bin_ansible_callbacks = True
 
+[vars_host_group_vars]
+# group_vars/host_vars sit beside the inventory: read them once when it loads, not again for every host.
+stage = inventory
+
 [inventory]
 enable_plugins = kasbah_inventory
 unparsed_is_failed = True

@@ -87,11 +87,9 @@ def render(plan: Plan) -> Files:
     files["inventory_plugins/kasbah_inventory.py"] = (
         package_files("kasbah.render").joinpath("files/kasbah_inventory.py").read_text(encoding="utf-8")
     )
-    files["inventory/group_vars/all.yml"] = _yaml(
-        {
-            "kasbah_campus": plan.campus,
-            "kasbah_phase": plan.phase,
-        }
+    files["inventory/group_vars/all.yml"] = (
+        f"---\n# {plan.campus} {plan.phase}. Whatever is set here, every host carries (70,000 copies in a large\n"
+        "# phase): keep it short. kasbah_build_dir comes from the inventory plugin; the plan is in plan.json.\n{}\n"
     )
     files["inventory/group_vars/edge_routers.yml"] = _yaml(
         {"kasbah_edge_asn": plan.edge.asn, "kasbah_edge_announce": plan.edge.announce}

@@ -1,0 +1,246 @@
+"""Monitoring from the plan: Prometheus, its rules and targets, Alertmanager, blackbox probes, Grafana dashboards.
+
+Everything under `build/<phase>/monitoring/`:
+
+    prometheus.yml                 scrape jobs and alerting; paths relative to itself
+    rules/<group>.yml              recording and alerting rules (kasbah.monitoring.rules)
+    file_sd/<pod>.json             one per standing pod: its compute trays, streamed from kasbah.plan.hosts
+    file_sd/site/*.json            UFM Telemetry per phase fabric, hall and intake telemetry, WAN probe targets
+    alertmanager.yml               routing by owner and severity, inhibitions
+    blackbox.yml                   the ICMP module the WAN probes use
+    dashboards/*.json              Grafana dashboards (phase overview, WAN paths per region, GPU health per pod)
+
+The pod files are the bulk (a 500 MW phase has about 66,000 trays): each tray is one line of JSON written with a
+preformatted template, never through per-host objects or templates, so a full render stays well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from kasbah.monitoring import exporters as ex
+from kasbah.monitoring.dashboards import dashboards
+from kasbah.monitoring.rules import OWNERS, RuleGroup, region_probe_targets, rule_groups
+from kasbah.plan.derive import Plan
+from kasbah.plan.hosts import nodes_per_rack, oob_blocks, pod_hosts
+from kasbah.render.templating import render_template
+
+PREFIX = "monitoring/"
+BLACKBOX_MODULE = "icmp_wan"
+LOOPBACK = "127.0.0.1"
+PROBE_JOBS = (("wan_path", "file_sd/site/wan-paths.json"), ("wan_region", "file_sd/site/wan-regions.json"))
+
+Files = dict[str, str]
+
+
+def _q(value: object) -> str:
+    """A YAML scalar: JSON's double-quoted string is valid YAML and escapes everything that needs it."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sq(value: str) -> str:
+    """A YAML single-quoted scalar: reads better than JSON for matchers full of double quotes."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, 110)
+
+
+def _interval(seconds: int) -> str:
+    return f"{seconds}s"
+
+
+def _group_json(groups: list[tuple[dict[str, str], list[str]]]) -> str:
+    """file_sd: one target group per line, keys sorted, so a diff shows what moved."""
+    lines = [json.dumps({"labels": labels, "targets": targets}, sort_keys=True) for labels, targets in groups]
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
+def pod_file_sd(plan: Plan) -> Files:
+    """file_sd/<pod>.json for every standing pod: one group per tray (its node name is a label)."""
+    blocks = oob_blocks(plan.addresses.allocations)
+    out: Files = {}
+    for pod in plan.pods:
+        cidr = blocks.get(pod.id)
+        if cidr is None or nodes_per_rack(pod) == 0:
+            continue
+        head = (
+            f'{{"labels": {{"campus": {_q(plan.campus)}, "hall": {_q(pod.hall)}, "node": "%s", '
+            f'"phase": {_q(pod.phase)}, "pod": {_q(pod.id)}, "rack": "%s"}}, "targets": ["%s"]}}'
+        )
+        lines = [head % (h.name, f"{pod.id}-r{h.rack:02d}", h.address) for h in pod_hosts(pod, cidr)]
+        out[f"{PREFIX}file_sd/{pod.id}.json"] = "[\n" + ",\n".join(lines) + "\n]\n"
+    return out
+
+
+def site_file_sd(plan: Plan) -> Files:
+    campus = plan.campus
+    fabric = []
+    for f in plan.fabrics:
+        kinds = sorted({c.kind for c in f.compute if c.kind.startswith("infiniband")})
+        if kinds:  # UFM manages InfiniBand only; one UFM Telemetry endpoint per phase's compute fabric
+            fabric.append(
+                ({"campus": campus, "phase": f.phase, "fabric": ",".join(kinds)}, [ex.ufm_target(campus, f.phase)])
+            )
+    facility = [
+        ({"campus": campus, "phase": h.built_in, "hall": h.id}, [ex.facility_target(campus, h.id)]) for h in plan.halls
+    ]
+    energy = [({"campus": campus, "meter": "intake"}, [ex.energy_target(campus)])]
+    paths = [
+        (
+            {
+                "campus": campus,
+                "cable": s.cable,
+                "landing_station": s.landing_station,
+                "edge_router": s.edge_router,
+                "phase": s.phase,
+            },
+            [s.peer_address],
+        )
+        for r in plan.edge.routers
+        for s in r.sessions
+    ]
+    routers: dict[str, list[str]] = {}
+    for r in plan.edge.routers:
+        for s in r.sessions:
+            routers.setdefault(s.cable, []).append(r.id)
+    preferred = {r.region: r.preference[0] for r in plan.edge.regions if r.preference}
+    regions = []
+    for region, prefix, address in region_probe_targets(plan):
+        labels = {"campus": campus, "region": region, "prefix": prefix}
+        best = preferred.get(region)
+        if best is not None:
+            labels |= {
+                "cable": best.cable,
+                "landing_station": best.landing_station,
+                "edge_router": ",".join(sorted(routers.get(best.cable, []))),
+            }
+        regions.append((labels, [address]))
+    return {
+        f"{PREFIX}file_sd/site/fabric.json": _group_json(fabric),
+        f"{PREFIX}file_sd/site/facility.json": _group_json(facility),
+        f"{PREFIX}file_sd/site/energy.json": _group_json(energy),
+        f"{PREFIX}file_sd/site/wan-paths.json": _group_json(paths),
+        f"{PREFIX}file_sd/site/wan-regions.json": _group_json(regions),
+    }
+
+
+def prometheus_yml(plan: Plan) -> str:
+    interval = plan.monitoring.scrape_interval_s
+    return render_template(
+        "monitoring/prometheus.yml.j2",
+        q=_q,
+        wrap=_wrap,
+        campus=plan.campus,
+        phase=plan.phase,
+        interval=_interval(interval),
+        timeout=_interval(min(interval, 10)),
+        alertmanager=f"{LOOPBACK}:{ex.ALERTMANAGER_PORT}",
+        blackbox=f"{LOOPBACK}:{ex.BLACKBOX_PORT}",
+        blackbox_module=BLACKBOX_MODULE,
+        probe_jobs=PROBE_JOBS,
+        ports={
+            "node": ex.NODE_EXPORTER_PORT,
+            "dcgm": ex.DCGM_EXPORTER_PORT,
+            "ufm": ex.UFM_TELEMETRY_PORT,
+            "site": ex.SITE_TELEMETRY_PORT,
+        },
+        self_jobs=(
+            ("prometheus", f"{LOOPBACK}:{ex.PROMETHEUS_PORT}"),
+            ("alertmanager", f"{LOOPBACK}:{ex.ALERTMANAGER_PORT}"),
+            ("blackbox", f"{LOOPBACK}:{ex.BLACKBOX_PORT}"),
+        ),
+    )
+
+
+def rules_yml(plan: Plan, group: RuleGroup) -> str:
+    return render_template(
+        "monitoring/rules.yml.j2", q=_q, wrap=_wrap, group=group, campus=plan.campus, phase=plan.phase
+    )
+
+
+INHIBIT_RULES: tuple[dict[str, object], ...] = (
+    {
+        "why": "A node that is down silences its GPU and InfiniBand alerts.",
+        "source": ['alertname="NodeDown"'],
+        "target": ['alertname=~"Gpu.+|Infiniband.+"'],
+        "equal": ["campus", "node"],
+    },
+    {
+        "why": "A rack that is down silences the alerts of its nodes.",
+        "source": ['alertname="RackDown"'],
+        "target": ['alertname=~"NodeDown|Gpu.+|Infiniband.+"'],
+        "equal": ["campus", "rack"],
+    },
+    {
+        "why": "A cable that is down silences the per-path probes over it.",
+        "source": ['alertname="WanCableDown"'],
+        "target": ['alertname="WanPathDown"'],
+        "equal": ["campus", "cable"],
+    },
+    {
+        "why": "A region that is unreachable silences its diversity alert.",
+        "source": ['alertname="WanRegionUnreachable"'],
+        "target": ['alertname="WanRegionDiversityLost"'],
+        "equal": ["campus", "region"],
+    },
+    {
+        "why": "Without the blackbox exporter every probe fails: its own alert stands for all WAN alerts.",
+        "source": ['alertname="BlackboxExporterDown"'],
+        "target": ['alertname=~"Wan.+"'],
+        "equal": ["campus"],
+    },
+    {
+        "why": "A GPU above the critical temperature needs one alert, not two.",
+        "source": ['alertname="GpuTemperatureCritical"'],
+        "target": ['alertname="GpuTemperatureWarning"'],
+        "equal": ["campus", "node", "gpu"],
+    },
+    {
+        "why": "Over the budget silences near the budget.",
+        "source": ['alertname="PowerOverBudget"'],
+        "target": ['alertname="PowerNearBudget"'],
+        "equal": ["campus"],
+    },
+)
+GROUP_BY = ("alertname", "campus", "hall", "pod", "cable", "region")
+
+
+def alertmanager_yml(plan: Plan) -> str:
+    inhibit = [
+        {**r, "source": [_sq(m) for m in r["source"]], "target": [_sq(m) for m in r["target"]]}  # type: ignore[union-attr]
+        for r in INHIBIT_RULES
+    ]
+    return render_template(
+        "monitoring/alertmanager.yml.j2",
+        sq=_sq,
+        wrap=_wrap,
+        campus=plan.campus,
+        phase=plan.phase,
+        owners=OWNERS,
+        group_by=GROUP_BY,
+        inhibit_rules=inhibit,
+        receivers_note="The receivers carry no integration: the spec does not yet say where each owner is paged, "
+        "so alerts wait in Alertmanager (API and UI) until it does.",
+    )
+
+
+def render(plan: Plan) -> Files:
+    """Every file under monitoring/ for the phase."""
+    groups = rule_groups(plan)
+    files: Files = {
+        f"{PREFIX}prometheus.yml": prometheus_yml(plan),
+        f"{PREFIX}alertmanager.yml": alertmanager_yml(plan),
+        f"{PREFIX}blackbox.yml": render_template(
+            "monitoring/blackbox.yml.j2", campus=plan.campus, phase=plan.phase, module=BLACKBOX_MODULE, timeout="5s"
+        ),
+    }
+    for group in groups:
+        files[f"{PREFIX}rules/{group.file}"] = rules_yml(plan, group)
+    for name, board in dashboards(plan).items():
+        files[f"{PREFIX}dashboards/{name}.json"] = json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+    files |= site_file_sd(plan)
+    files |= pod_file_sd(plan)
+    return dict(sorted(files.items()))
