@@ -78,6 +78,7 @@ class Plan(PlanModel):
     addresses: addr.AddressPlan
     wan: WanPlan
     edge: EdgePlan
+    fabric_asn_base: int
     monitoring: MonitoringPlan
     storage: StoragePlan
 
@@ -661,6 +662,7 @@ class _Planner:
             ),
             wan=wan,
             edge=plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers),
+            fabric_asn_base=self.campus.asns.fabric_base,
             monitoring=plan_monitoring(
                 self.campus,
                 basis=power.basis,

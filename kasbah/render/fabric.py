@@ -1,4 +1,5 @@
-"""Compute fabric configuration: the InfiniBand subnet manager's settings and partitions, per phase and domain.
+"""Compute fabric configuration: for InfiniBand the subnet manager's settings and partitions per phase and domain,
+for Ethernet (Spectrum-X) one FRR configuration per switch: BGP unnumbered leaf/spine, an AS per switch.
 
 The fat tree the planner sized is routed by OpenSM's `ftree` engine, which needs to know which switches are roots
 (the top tier) and which ports face compute nodes; a subnet manager discovers the GUIDs, so the rendered file names
@@ -9,7 +10,20 @@ phase keeps tenants of different phases apart while the default partition carrie
 from __future__ import annotations
 
 from kasbah.plan.derive import Plan
+from kasbah.plan.switches import FabricSwitch, ethernet_switches
 from kasbah.render import Files
+from kasbah.render.templating import render_template
+
+MAX_PATHS = 64
+"""ECMP width: FRR's default build takes up to 64 equal paths."""
+
+
+def bgp_ports(sw: FabricSwitch) -> list[int]:
+    """Fabric-facing ports (swpN, from 1): a leaf's uplinks (its downlinks face GPUs), every port above the leaf."""
+    if sw.tier == "leaf":
+        return list(range(sw.ports_down + 1, sw.ports_down + sw.ports_up + 1))
+    return list(range(1, sw.ports_down + sw.ports_up + 1))
+
 
 PARTITION_KEY_BASE = 0x1000
 """First P_Key given to a phase partition (0x7fff is the default partition); a Kasbah policy."""
@@ -54,4 +68,15 @@ def render(plan: Plan) -> Files:
                     "Default=0x7fff, ipoib, mtu=5 : ALL=limited, SELF=full ;\n"
                     f"{fabric.phase.replace('-', '_')}=0x{pkey:04x}, ipoib, mtu=5 : ALL_CAS=full, ALL_SWITCHES=full ;\n"
                 )
+    nets = {u.network: u.cidr for u in plan.addresses.supernets}
+    for sw in ethernet_switches(plan):
+        files[f"fabric/{sw.phase}/switches/{sw.name}.conf"] = render_template(
+            "fabric/switch.conf.j2",
+            campus=plan.campus,
+            sw=sw,
+            ports=bgp_ports(sw),
+            max_paths=MAX_PATHS,
+            loopbacks=nets["loopbacks"],
+            compute=nets["compute_fabric"],
+        )
     return files

@@ -16,6 +16,7 @@ import yaml
 
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
+from kasbah.plan.switches import ethernet_switches
 from kasbah.render import Files
 from kasbah.render.fabric import subnet_manager_domains
 
@@ -41,7 +42,7 @@ def monitoring_address(plan: Plan) -> str:
 def render(plan: Plan) -> Files:
     files: Files = {}
     blocks = oob_blocks(plan.addresses.allocations)
-    groups: set[str] = {"gpu_nodes", "edge_routers", "monitoring", "subnet_managers"}
+    groups: set[str] = {"gpu_nodes", "edge_routers", "monitoring", "subnet_managers", "fabric_switches"}
     children: dict[str, set[str]] = {}
     pods = []
     etc_hosts = [
@@ -72,6 +73,15 @@ def render(plan: Plan) -> Files:
                     "vars": {"kasbah_fabric_dir": directory, "kasbah_sm_priority": priority},
                 }
             )
+    for sw in ethernet_switches(plan):
+        hosts.append(
+            {
+                "name": sw.name,
+                "group": "fabric_switches",
+                "address": sw.loopback,
+                "vars": {"kasbah_switch_config": f"fabric/{sw.phase}/switches/{sw.name}.conf"},
+            }
+        )
     etc_hosts.extend(f"{h['address']}\t{h['name']}" for h in hosts)
     data = {
         "campus": plan.campus,
