@@ -45,7 +45,7 @@ def _sq(value: str) -> str:
 
 
 def _wrap(text: str) -> list[str]:
-    return textwrap.wrap(text, 110)
+    return textwrap.wrap(text, 110, break_on_hyphens=False, break_long_words=False)
 
 
 def _interval(seconds: int) -> str:
