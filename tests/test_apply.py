@@ -194,3 +194,23 @@ def test_secrets_come_from_the_environment_and_stay_out_of_the_report(build: Pat
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "do-not-print-me" not in done.stdout + done.stderr + report.read_text()
+
+
+def test_base_role_creates_users_with_their_keys_once(build: Path, tmp_path: Path) -> None:
+    """Real users on this machine (CI runs as root): created, keyed, unchanged on the second run, then removed."""
+    if os.geteuid() != 0:
+        pytest.skip("creating users needs root")
+    name = "kasbahtest"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKasbahTestKeyOnlyForTheBaseRoleTest kasbah@test"
+    sandbox(build, N1, tmp_path / "root", base_manage_users=True, base_users=[{"name": name, "ssh_keys": [key]}])
+    try:
+        code, out, report = apply(build, "--tags", "base", "--limit", N1)
+        assert code == 0, out
+        home = Path(f"~{name}").expanduser()
+        keys = home / ".ssh" / "authorized_keys"
+        assert keys.read_text() == key + "\n"
+        assert stat.S_IMODE(keys.stat().st_mode) == 0o600 and stat.S_IMODE(keys.parent.stat().st_mode) == 0o700
+        code, out, report = apply(build, "--tags", "base", "--limit", N1)
+        assert code == 0 and report["hosts"][N1]["changed"] == 0, out
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True, check=False)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kasbah import render as renders
 from kasbah.render import Files
@@ -161,3 +162,17 @@ def test_ansible_lint_production_profile() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "production" in done.stderr
+
+
+ROLES = sorted(p.name for p in (REPO / "playbooks" / "roles").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_has_the_standard_layout_and_specifies_every_default(role: str) -> None:
+    base = REPO / "playbooks" / "roles" / role
+    for rel in ("defaults/main.yml", "tasks/main.yml", "handlers/main.yml", "meta/main.yml", "meta/argument_specs.yml"):
+        assert (base / rel).is_file(), rel
+    defaults = yaml.safe_load((base / "defaults/main.yml").read_text()) or {}
+    spec = yaml.safe_load((base / "meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    assert set(defaults) <= set(spec), set(defaults) - set(spec)
+    assert all(name.startswith(f"{role}_") for name in defaults), "role variables carry the role's prefix"
