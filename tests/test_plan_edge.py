@@ -113,3 +113,34 @@ def test_gpu_power_limits_scale_with_the_phase_envelope(stacks: Path) -> None:
     (limit,) = plan.gpu_power_limits
     assert limit.envelope_share == round((28 / 1.2 - 1.5) / 26.88, 4)
     assert limit.limit_w == int(1200 * (28 / 1.2 - 1.5) / 26.88) == 974
+
+
+def test_telemetry_endpoints_come_from_the_spec_or_the_campus_zone(stacks: Path) -> None:
+    m = _plan("phase2").monitoring
+    assert m.hall_telemetry["h3"] == "facility-h3.casablanca-ai.internal:9840"
+    assert m.fabric_telemetry == {
+        "phase1": "ufm-phase1.casablanca-ai.internal:9110",
+        "phase2": "ufm-phase2.casablanca-ai.internal:9110",
+    }
+    assert m.energy_telemetry == "energy.casablanca-ai.internal:9840"
+    edit(stacks / "phase1.yaml", 'oversubscription: "1:1"}', 'oversubscription: "1:1", telemetry: ufm1.dc:9110}')
+    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {energy_telemetry: meters.dc:9840}")
+    edit(stacks / "phase2.yaml", "  - id: h3\n", "  - id: h3\n    telemetry: gw-h3.dc:9840\n")
+    plan, findings = plan_of(stacks / "phase2.yaml")
+    assert plan is not None, findings
+    assert plan.monitoring.fabric_telemetry["phase1"] == "ufm1.dc:9110"
+    assert plan.monitoring.energy_telemetry == "meters.dc:9840"
+    assert plan.monitoring.hall_telemetry["h3"] == "gw-h3.dc:9840"
+    assert plan.monitoring.hall_telemetry["h4"] == "facility-h4.casablanca-ai.internal:9840"
+
+
+def test_a_malformed_telemetry_endpoint_is_a_located_error(stacks: Path) -> None:
+    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {energy_telemetry: 'meters dc'}")
+    from kasbah.findings import SpecError
+
+    try:
+        _, findings = plan_of(stacks / "phase1.yaml")
+    except SpecError as exc:
+        findings = exc.findings
+    bad = [f for f in findings if f.path and "energy_telemetry" in str(f.path)]
+    assert bad and bad[0].line is not None

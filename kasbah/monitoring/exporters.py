@@ -286,10 +286,10 @@ def known_metrics() -> dict[str, Metric]:
     return {m.name: m for e in EXPORTERS for m in e.metrics}
 
 
-# -- endpoints the plan does not address yet ------------------------------------------------------------------------
-# The plan gives every compute tray an address (kasbah.plan.hosts) and every WAN session its peer address
-# (kasbah.plan.edge), but no address for a hall's telemetry gateway, the supply meters or a UFM server. Until the spec
-# says where they are, the renders name them in the campus's internal DNS zone, one name per thing:
+# -- default names of the telemetry endpoints ----------------------------------------------------------------------
+# A hall's telemetry gateway (halls[].telemetry), a fabric's UFM Telemetry (networks.compute.telemetry) and the supply
+# meters (monitoring.energy_telemetry) are given in the spec where known; the planner falls back to these names in the
+# campus's internal DNS zone, one name per thing, on the exporters' ports:
 
 
 def internal_zone(campus: str) -> str:

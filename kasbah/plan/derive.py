@@ -609,6 +609,24 @@ class _Planner:
                 )
             )
 
+    def _hall_telemetry(self, halls: list[HallPlan]) -> dict[str, str | None]:
+        """Each live hall's telemetry endpoint as last written in the phases (None: the default name)."""
+        out: dict[str, str | None] = {h.id: None for h in halls}
+        for lp in self.spec.phases:
+            for hall in lp.phase.halls:
+                if hall.id in out and hall.telemetry:
+                    out[hall.id] = hall.telemetry
+        return out
+
+    def _fabric_telemetry(self) -> dict[str, str | None]:
+        """UFM Telemetry of each phase that built an InfiniBand compute fabric."""
+        built = {f.phase for f in self.state.fabrics if any(c.kind.startswith("infiniband") for c in f.compute)}
+        return {
+            lp.phase.id: lp.phase.networks.compute.telemetry
+            for lp in self.spec.phases
+            if lp.phase.id in built and lp.phase.networks is not None
+        }
+
     def run(self) -> Plan:
         pods: list[PodPlan] = []
         power: PowerPlan | None = None
@@ -668,6 +686,8 @@ class _Planner:
                 basis=power.basis,
                 budget_mw=power.cumulative_budget_mw,
                 design_pue=power.design_pue,
+                hall_telemetry=self._hall_telemetry(halls),
+                fabric_telemetry=self._fabric_telemetry(),
             ),
             storage=plan_storage(self.campus, self.state.summaries[0].id),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kasbah.monitoring import exporters as ex
 from kasbah.plan.model import PlanModel
 from kasbah.spec.campus import Campus
 
@@ -18,10 +19,25 @@ class MonitoringPlan(PlanModel):
     pue_alert_above: float
     renewable_commitment: float
     contracted_mw: float | None
+    hall_telemetry: dict[str, str]
+    fabric_telemetry: dict[str, str]
+    energy_telemetry: str
 
 
-def plan_monitoring(campus: Campus, *, basis: str, budget_mw: float, design_pue: float) -> MonitoringPlan:
-    """`budget_mw` is the campus's cumulative budget at this phase on `basis` (it_load or facility power)."""
+def plan_monitoring(
+    campus: Campus,
+    *,
+    basis: str,
+    budget_mw: float,
+    design_pue: float,
+    hall_telemetry: dict[str, str | None],
+    fabric_telemetry: dict[str, str | None],
+) -> MonitoringPlan:
+    """`budget_mw` is the campus's cumulative budget at this phase on `basis` (it_load or facility power).
+
+    Telemetry endpoints the spec leaves out are named in the campus's internal DNS zone (one name per hall, fabric
+    and the intake meters, on the exporters' ports), so every scrape job has a target an operator can create.
+    """
     m = campus.monitoring
     return MonitoringPlan(
         scrape_interval_s=m.scrape_interval_s,
@@ -35,4 +51,7 @@ def plan_monitoring(campus: Campus, *, basis: str, budget_mw: float, design_pue:
         pue_alert_above=round(design_pue + m.pue_margin, 3),
         renewable_commitment=campus.energy.declared_renewable_share,
         contracted_mw=campus.energy.contracted_mw,
+        hall_telemetry={h: e or ex.facility_target(campus.name, h) for h, e in sorted(hall_telemetry.items())},
+        fabric_telemetry={p: e or ex.ufm_target(campus.name, p) for p, e in fabric_telemetry.items()},
+        energy_telemetry=m.energy_telemetry or ex.energy_target(campus.name),
     )

@@ -82,12 +82,16 @@ def site_file_sd(plan: Plan) -> Files:
         kinds = sorted({c.kind for c in f.compute if c.kind.startswith("infiniband")})
         if kinds:  # UFM manages InfiniBand only; one UFM Telemetry endpoint per phase's compute fabric
             fabric.append(
-                ({"campus": campus, "phase": f.phase, "fabric": ",".join(kinds)}, [ex.ufm_target(campus, f.phase)])
+                (
+                    {"campus": campus, "phase": f.phase, "fabric": ",".join(kinds)},
+                    [plan.monitoring.fabric_telemetry[f.phase]],
+                )
             )
     facility = [
-        ({"campus": campus, "phase": h.built_in, "hall": h.id}, [ex.facility_target(campus, h.id)]) for h in plan.halls
+        ({"campus": campus, "phase": h.built_in, "hall": h.id}, [plan.monitoring.hall_telemetry[h.id]])
+        for h in plan.halls
     ]
-    energy = [({"campus": campus, "meter": "intake"}, [ex.energy_target(campus)])]
+    energy = [({"campus": campus, "meter": "intake"}, [plan.monitoring.energy_telemetry])]
     paths = [
         (
             {

@@ -28,3 +28,10 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Confidence = Literal["high", "medium", "low"]
 Cooling = Literal["air", "direct_liquid"]
+Endpoint = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?:[1-9][0-9]{0,4}$",
+        description="host:port of a Prometheus endpoint, e.g. facility-h1.casablanca-ai.internal:9840.",
+    ),
+]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from kasbah.catalog.models import Catalog
-from kasbah.spec.base import Asn, Gbps, Id, Km, Latitude, Longitude, Mw, Share, StrictModel
+from kasbah.spec.base import Asn, Endpoint, Gbps, Id, Km, Latitude, Longitude, Mw, Share, StrictModel
 
 Supernet = Annotated[IPv4Network, Field(strict=False, description="An IPv4 network in CIDR form, e.g. 10.0.0.0/10.")]
 
@@ -130,6 +130,9 @@ class Monitoring(StrictModel):
     power_budget_warning: Annotated[float, Field(gt=0, le=1)] = 0.9
     pue_margin: Annotated[float, Field(ge=0, le=2)] = 0.1
     scrape_interval_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    energy_telemetry: Endpoint | None = Field(
+        None, description="The campus intake's supply meters (Prometheus); default energy.<campus>.internal."
+    )
 
     @model_validator(mode="after")
     def _warning_below_critical(self) -> Monitoring:

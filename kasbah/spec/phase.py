@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from kasbah.spec.base import Cooling, Gbps, Id, Kw, Mw, StrictModel
+from kasbah.spec.base import Cooling, Endpoint, Gbps, Id, Kw, Mw, StrictModel
 
 Redundancy = Literal["N", "N+1", "2N", "2N+1"]
 
@@ -41,6 +41,10 @@ class Hall(StrictModel):
     power_limit_mw: Mw | None = None
     cooling: Cooling | None = None
     max_rack_kw: Kw | None = None
+    telemetry: Endpoint | None = Field(
+        None,
+        description="The hall's power and cooling telemetry (Prometheus); default facility-<hall>.<campus>.internal.",
+    )
     pods: list[Pod] = []
 
 
@@ -49,6 +53,9 @@ class ComputeFabric(StrictModel):
     switch: Id
     rail_optimised: bool = True
     oversubscription: Annotated[str, Field(pattern=r"^[1-9][0-9]*(\.[0-9]+)?:1$")] = "1:1"
+    telemetry: Endpoint | None = Field(
+        None, description="UFM Telemetry of an InfiniBand fabric (Prometheus); default ufm-<phase>.<campus>.internal."
+    )
 
 
 class StorageNetwork(StrictModel):
