@@ -213,3 +213,17 @@ def test_base_role_creates_users_with_their_keys_once(build: Path, tmp_path: Pat
         assert code == 0 and report["hosts"][N1]["changed"] == 0, out
     finally:
         subprocess.run(["userdel", "-r", name], capture_output=True, check=False)
+
+
+def test_gpu_role_fails_a_node_that_lost_a_gpu(build: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    smi = fake / "nvidia-smi"
+    smi.write_text(FAKE_SMI.replace('    echo "3, Enabled, 1100.00, 200.00, 1000.00"\n', ""))
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    sandbox(build, N1, tmp_path / "root", gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi))
+    events: list[dict] = []
+    result = ansible_run.run(build, phase="phase1", check=True, limit=N1, tags=["gpu"], on_event=events.append)
+    assert result.failed_hosts == [N1]
+    (msg,) = [e["event_data"]["res"]["msg"] for e in events if e.get("event") == "runner_on_failed"]
+    assert f"{N1} sees 3 GPU(s), the plan has 4 per node" in msg
