@@ -320,6 +320,11 @@ def apply(
         renders.write(files, target)
     else:
         target = build
+        if not (build / "inventory" / "kasbah.yml").is_file():
+            err = _console(stderr=True)
+            err.print(f"error: {build} holds no rendered inventory (inventory/kasbah.yml)")
+            err.print(f"  = hint: run `kasbah render {spec} --out {build.parent}` first, or drop --build")
+            raise typer.Exit(2)
         stale = renders.stale(files, build)
         if stale:
             err = _console(stderr=True)

@@ -227,3 +227,12 @@ def test_gpu_role_fails_a_node_that_lost_a_gpu(build: Path, tmp_path: Path) -> N
     assert result.failed_hosts == [N1]
     (msg,) = [e["event_data"]["res"]["msg"] for e in events if e.get("event") == "runner_on_failed"]
     assert f"{N1} sees 3 GPU(s), the plan has 4 per node" in msg
+
+
+def test_a_build_without_an_inventory_is_refused(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        app, ["apply", str(SPEC), "--build", str(tmp_path / "nothing"), "--report", str(report)]
+    )
+    assert result.exit_code == 2 and "holds no rendered inventory" in result.output
+    assert not report.exists()
