@@ -6,6 +6,7 @@ Goldens of phase 1 live in tests/golden/frr/; regenerate after an intended chang
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -196,7 +197,11 @@ def test_each_region_is_best_over_its_planned_cable(phase: str) -> None:
 def test_own_space_and_bogons_are_filtered(tmp_path: Path) -> None:
     text = files("phase1")["frr/edge1.conf.j2"]
     own = re.findall(r"^ip prefix-list OWN seq \d+ permit (\S+)", text, re.M)
-    assert "10.68.0.0/16" in own and "10.64.16.0/31" in own
+    # Every supernet of the address plan (not just its allocated blocks) is refused from the peers.
+    nets = [ipaddress.ip_network(o) for o in own]
+    for supernet in plan("phase1").addresses.supernets:
+        assert any(ipaddress.ip_network(supernet.cidr).subnet_of(n) for n in nets), supernet.cidr
+    assert "10.68.0.0/16" in own
     assert re.findall(r"^ip prefix-list BOGONS seq \d+ permit (\S+) le 32$", text, re.M) == list(frr.BOGONS)
     assert "ip prefix-list TOO-SPECIFIC seq 10 permit 0.0.0.0/0 ge 25\n" in text
 

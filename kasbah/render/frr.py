@@ -12,7 +12,7 @@ Routing policy (each a policy choice, written here once; the figures come from t
   accepted or sent, never everything), and BFD (the plan's interval x multiplier) gives fast failure detection, so
   the datacenter profile's aggressive 3/9 s BGP timers are not needed.
 - Outbound: only the plan's `edge.announce` prefixes, exactly (no transit between landing stations).
-- Inbound, per session, in this order: deny our own space (the announce prefixes and every block of the address
+- Inbound, per session, in this order: deny our own space (the announce prefixes and every supernet of the address
   plan, any length); deny anything longer than /24 (`MAX_ACCEPTED_LENGTH`, the limit most networks filter the
   global table at); for each region the cable reaches, permit its prefixes (up to /24) with that cable's local-pref
   from `edge.regions` (best latency floor highest, so each region prefers its lowest-floor cable and falls back in
@@ -68,7 +68,9 @@ def _password_expr(session: BgpSession) -> str:
 
 
 def _own_prefixes(plan: Plan) -> list[str]:
-    nets = [ip_network(a.cidr) for a in plan.addresses.allocations if a.cidr]
+    # The supernets, not the blocks carved from them: any route into campus space is bogus, and the filter stays the
+    # same when a pod grows (so the edge routers' Pulumi step does not re-run for it).
+    nets = [ip_network(u.cidr) for u in plan.addresses.supernets]
     nets += [ip_network(p) for p in plan.edge.announce]
     return [str(n) for n in collapse_addresses(n for n in nets if isinstance(n, IPv4Network))]
 
