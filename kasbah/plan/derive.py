@@ -28,6 +28,7 @@ from kasbah.plan.power import (
     phase_power,
     pue_findings,
 )
+from kasbah.plan.services import ServiceHost, plan_service_hosts
 from kasbah.plan.storage import StoragePlan, plan_storage
 from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
 from kasbah.spec.load import LoadedSpec
@@ -79,6 +80,7 @@ class Plan(PlanModel):
     wan: WanPlan
     edge: EdgePlan
     fabric_asn_base: int
+    service_hosts: list[ServiceHost]
     monitoring: MonitoringPlan
     storage: StoragePlan
 
@@ -681,6 +683,9 @@ class _Planner:
             wan=wan,
             edge=plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers),
             fabric_asn_base=self.campus.asns.fabric_base,
+            service_hosts=plan_service_hosts(
+                [(f.phase, f.compute) for f in self.state.fabrics], self.state.allocations
+            ),
             monitoring=plan_monitoring(
                 self.campus,
                 basis=power.basis,

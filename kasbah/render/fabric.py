@@ -29,15 +29,9 @@ PARTITION_KEY_BASE = 0x1000
 """First P_Key given to a phase partition (0x7fff is the default partition); a Kasbah policy."""
 
 
-def subnet_manager_domains(plan: Plan) -> list[tuple[str, str]]:
-    """(phase, rendered directory) of every InfiniBand domain: each gets a pair of subnet manager hosts."""
-    return [
-        (fabric.phase, f"fabric/{fabric.phase}/{compute.switch}-d{domain.index}")
-        for fabric in plan.fabrics
-        for compute in fabric.compute
-        if compute.kind.startswith("infiniband")
-        for domain in compute.domains
-    ]
+def domain_dir(phase: str, switch: str, domain: int) -> str:
+    """Where one InfiniBand domain's subnet manager files are rendered."""
+    return f"fabric/{phase}/{switch}-d{domain}"
 
 
 def render(plan: Plan) -> Files:
@@ -48,7 +42,7 @@ def render(plan: Plan) -> Files:
             if not compute.kind.startswith("infiniband"):
                 continue
             for domain in compute.domains:
-                base = f"fabric/{fabric.phase}/{compute.switch}-d{domain.index}"
+                base = domain_dir(fabric.phase, compute.switch, domain.index)
                 tiers = ", ".join(f"{t.name} {t.switches}" for t in domain.tiers)
                 files[f"{base}/opensm.conf.j2"] = (
                     f"# Rendered by Kasbah: {plan.campus} {fabric.phase}, {compute.kind} domain {domain.index}\n"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from importlib.resources import files as package_files
-from ipaddress import IPv4Network
 
 import yaml
 
@@ -18,11 +17,7 @@ from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
 from kasbah.plan.switches import ethernet_switches
 from kasbah.render import Files
-from kasbah.render.fabric import subnet_manager_domains
-
-MONITORING_HOST = "mon1"
-"""The monitoring server's inventory name. Service hosts take fixed offsets in their phase's services block
-(a Kasbah convention): the monitoring server .1 of the first phase, subnet managers from .9."""
+from kasbah.render.fabric import domain_dir
 
 
 def group_name(kind: str, ident: str) -> str:
@@ -32,11 +27,6 @@ def group_name(kind: str, ident: str) -> str:
 
 def _yaml(data: object) -> str:
     return "---\n" + yaml.safe_dump(data, sort_keys=True, default_flow_style=False, width=120)
-
-
-def monitoring_address(plan: Plan) -> str:
-    first = next(a for a in plan.addresses.allocations if a.network == "services")
-    return str(IPv4Network(first.cidr)[1])
 
 
 def render(plan: Plan) -> Files:
@@ -61,16 +51,18 @@ def render(plan: Plan) -> Files:
         etc_hosts.extend(f"{line.split(chr(9))[1]}\t{line.split(chr(9))[0]}" for line in table)
         pods.append({"group": pg, "table": f"hosts/{pod.id}.tsv"})
     hosts = [{"name": r.id, "group": "edge_routers", "address": r.loopback.split("/")[0]} for r in plan.edge.routers]
-    hosts.append({"name": MONITORING_HOST, "group": "monitoring", "address": monitoring_address(plan)})
-    services = {a.phase: IPv4Network(a.cidr) for a in plan.addresses.allocations if a.network == "services"}
-    for i, (phase, directory) in enumerate(subnet_manager_domains(plan)):
-        for n, priority in ((1, 14), (2, 13)):  # OpenSM's highest priority is 15; the pair elects the first master
+    for svc in plan.service_hosts:
+        if svc.role == "monitoring":
+            hosts.append({"name": svc.name, "group": "monitoring", "address": svc.address})
+        else:
+            assert svc.fabric_switch is not None and svc.fabric_domain is not None
+            directory = domain_dir(svc.phase, svc.fabric_switch, svc.fabric_domain)
             hosts.append(
                 {
-                    "name": f"sm-{phase}-d{i}-{n}",
+                    "name": svc.name,
                     "group": "subnet_managers",
-                    "address": str(services[phase][8 + 2 * i + n]),
-                    "vars": {"kasbah_fabric_dir": directory, "kasbah_sm_priority": priority},
+                    "address": svc.address,
+                    "vars": {"kasbah_fabric_dir": directory, "kasbah_sm_priority": svc.priority},
                 }
             )
     for sw in ethernet_switches(plan):
