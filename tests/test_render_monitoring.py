@@ -431,3 +431,39 @@ def test_recording_rules_compute_what_the_dashboards_and_alerts_read(built: dict
     r = run(PROMTOOL, "test", "rules", test)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]
     assert min(diverse.values()) >= 2  # the example plan gives every region a diverse pair
+
+
+@needs_amtool
+def test_receivers_from_the_spec_become_webhooks_with_token_files(stacks: Path, tmp_path: Path) -> None:
+    edit(
+        stacks / "campus.yaml",
+        "monitoring: {}",
+        "monitoring: {receivers: {wan: {page_url: 'https://pager.dc/wan', ticket_url: 'https://tickets.dc/wan', "
+        "token_var: vault_pager_token}, energy: {ticket_url: 'https://tickets.dc/energy'}}}",
+    )
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None, findings
+    out = monitoring.render(plan)
+    am = yaml.safe_load(out["monitoring/alertmanager.yml"])
+    by_name = {r["name"]: r for r in am["receivers"]}
+    page = by_name["wan-page"]["webhook_configs"][0]
+    assert page["url"] == "https://pager.dc/wan"
+    assert page["http_config"]["authorization"]["credentials_file"] == "secrets/wan.token"
+    assert by_name["energy-ticket"]["webhook_configs"][0]["url"] == "https://tickets.dc/energy"
+    assert "http_config" not in by_name["energy-ticket"]["webhook_configs"][0]
+    assert "webhook_configs" not in by_name["energy-page"] and "webhook_configs" not in by_name["compute-page"]
+    assert yaml.safe_load(out["monitoring/receivers.yml"]) == {
+        "monitoring_receiver_tokens": [{"owner": "wan", "var": "vault_pager_token"}]
+    }
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(out["monitoring/alertmanager.yml"])
+    done = subprocess.run([AMTOOL, "check-config", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_an_unknown_alert_owner_is_a_located_error(stacks: Path) -> None:
+    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {receivers: {netwrok: {page_url: 'https://p.dc/x'}}}")
+    result = CliRunner().invoke(app, ["validate", str(stacks / "phase1.yaml")])
+    assert result.exit_code == 1, result.output
+    assert "campus.yaml:73:" in result.output and "(monitoring.receivers.netwrok)" in result.output
+    assert "use one of: compute, fabric, wan, facility, energy, monitoring" in result.output

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
+from typing import get_args
 
 from kasbah.plan.derive import Plan
-from kasbah.spec.campus import RENEWABLE_KINDS
+from kasbah.spec.campus import RENEWABLE_KINDS, AlertOwner
 
-OWNERS = ("compute", "fabric", "wan", "facility", "energy", "monitoring")
+OWNERS: tuple[str, ...] = get_args(AlertOwner)
 """Alertmanager receivers exist per owner and severity (`<owner>-page`, `<owner>-ticket`)."""
 SEVERITIES = ("critical", "warning")
 

@@ -7,6 +7,13 @@ from kasbah.plan.model import PlanModel
 from kasbah.spec.campus import Campus
 
 
+class ReceiverPlan(PlanModel):
+    owner: str
+    page_url: str | None
+    ticket_url: str | None
+    token_var: str | None
+
+
 class MonitoringPlan(PlanModel):
     scrape_interval_s: int
     gpu_temp_warning_c: float
@@ -22,6 +29,7 @@ class MonitoringPlan(PlanModel):
     hall_telemetry: dict[str, str]
     fabric_telemetry: dict[str, str]
     energy_telemetry: str
+    receivers: list[ReceiverPlan]
 
 
 def plan_monitoring(
@@ -54,4 +62,8 @@ def plan_monitoring(
         hall_telemetry={h: e or ex.facility_target(campus.name, h) for h, e in sorted(hall_telemetry.items())},
         fabric_telemetry={p: e or ex.ufm_target(campus.name, p) for p, e in fabric_telemetry.items()},
         energy_telemetry=m.energy_telemetry or ex.energy_target(campus.name),
+        receivers=[
+            ReceiverPlan(owner=o, page_url=r.page_url, ticket_url=r.ticket_url, token_var=r.token_var)
+            for o, r in sorted(m.receivers.items())
+        ],
     )

@@ -226,9 +226,20 @@ def alertmanager_yml(plan: Plan) -> str:
         owners=OWNERS,
         group_by=GROUP_BY,
         inhibit_rules=inhibit,
-        receivers_note="The receivers carry no integration: the spec does not yet say where each owner is paged, "
-        "so alerts wait in Alertmanager (API and UI) until it does.",
+        receivers={r.owner: r for r in plan.monitoring.receivers},
+        receivers_note="An owner without a webhook in the spec (monitoring.receivers) gets a receiver with no "
+        "integration: its alerts wait in Alertmanager's API and UI. Bearer tokens are read from secrets/<owner>.token, "
+        "written by the monitoring role from vault.",
     )
+
+
+def receivers_yml(plan: Plan) -> str:
+    """What the role must write beside alertmanager.yml: one token file per owner that names a vault variable."""
+    tokens = [{"owner": r.owner, "var": r.token_var} for r in plan.monitoring.receivers if r.token_var]
+    lines = ["---", "# Rendered by kasbah: bearer tokens of the alert webhooks, by vault variable name (never values)."]
+    lines.append("monitoring_receiver_tokens:" + ("" if tokens else " []"))
+    lines += [f"  - {{owner: {t['owner']}, var: {t['var']}}}" for t in tokens]
+    return "\n".join(lines) + "\n"
 
 
 def render(plan: Plan) -> Files:
@@ -237,6 +248,7 @@ def render(plan: Plan) -> Files:
     files: Files = {
         f"{PREFIX}prometheus.yml": prometheus_yml(plan),
         f"{PREFIX}alertmanager.yml": alertmanager_yml(plan),
+        f"{PREFIX}receivers.yml": receivers_yml(plan),
         f"{PREFIX}blackbox.yml": render_template(
             "monitoring/blackbox.yml.j2", campus=plan.campus, phase=plan.phase, module=BLACKBOX_MODULE, timeout="5s"
         ),

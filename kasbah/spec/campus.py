@@ -121,6 +121,22 @@ class ObjectStorage(StrictModel):
     )
 
 
+AlertOwner = Literal["compute", "fabric", "wan", "facility", "energy", "monitoring"]
+"""The teams alerts are routed to (every alert carries one as its `owner` label)."""
+
+WebhookUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/\S*)?$")]
+VaultVar = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="An ansible-vault variable's name.")]
+
+
+class AlertReceiver(StrictModel):
+    """Where one owner's alerts go: Alertmanager webhooks (a paging or ticketing gateway). The URLs are not secrets;
+    a bearer token, if the gateway wants one, is named by its vault variable and never written in a spec or render."""
+
+    page_url: WebhookUrl | None = Field(None, description="Webhook for critical alerts.")
+    ticket_url: WebhookUrl | None = Field(None, description="Webhook for warnings.")
+    token_var: VaultVar | None = Field(None, description="Vault variable holding the gateway's bearer token.")
+
+
 class Monitoring(StrictModel):
     """Alert thresholds; the defaults are the community values cited in the domain reference."""
 
@@ -130,6 +146,9 @@ class Monitoring(StrictModel):
     power_budget_warning: Annotated[float, Field(gt=0, le=1)] = 0.9
     pue_margin: Annotated[float, Field(ge=0, le=2)] = 0.1
     scrape_interval_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    receivers: dict[AlertOwner, AlertReceiver] = Field(
+        {}, description="Per owner, where alerts are sent; an owner left out is visible in Alertmanager only."
+    )
     energy_telemetry: Endpoint | None = Field(
         None, description="The campus intake's supply meters (Prometheus); default energy.<campus>.internal."
     )
