@@ -236,3 +236,57 @@ def test_a_build_without_an_inventory_is_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "holds no rendered inventory" in result.output
     assert not report.exists()
+
+
+STATEFUL_SMI = """#!{python}
+# A fake nvidia-smi with state: four GPUs whose driver allows at most 1,000 W; -pm and -pl change the state file.
+import json, sys
+state_file = {state!r}
+with open(state_file) as fh:
+    gpus = json.load(fh)
+args = sys.argv[1:]
+if any(a.startswith("--query-gpu=") for a in args):
+    for i, g in enumerate(gpus):
+        print(f"{{i}}, {{g['pm']}}, {{g['limit']:.2f}}, 200.00, 1000.00")
+    sys.exit(0)
+index = int(args[args.index("-i") + 1])
+if "-pm" in args:
+    gpus[index]["pm"] = "Enabled" if args[args.index("-pm") + 1] == "1" else "Disabled"
+elif "-pl" in args:
+    watts = float(args[args.index("-pl") + 1])
+    if not 200 <= watts <= 1000:
+        sys.exit(f"power limit {{watts}} out of range")
+    gpus[index]["limit"] = watts
+else:
+    sys.exit("unexpected call: " + " ".join(args))
+with open(state_file, "w") as fh:
+    json.dump(gpus, fh)
+with open(state_file + ".calls", "a") as fh:
+    fh.write(" ".join(args) + "\\n")
+"""
+
+
+def test_gpu_role_sets_persistence_and_power_limits_once(build: Path, tmp_path: Path) -> None:
+    state = tmp_path / "gpus.json"
+    limits = [1200.0, 1200.0, 1000.0, 1100.0]
+    state.write_text(
+        json.dumps([{"pm": "Disabled" if i == 0 else "Enabled", "limit": w} for i, w in enumerate(limits)])
+    )
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(STATEFUL_SMI.format(python=sys.executable, state=str(state)))
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    root = tmp_path / "root"
+    sandbox(build, N1, root, gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi))
+    first = ansible_run.run(build, phase="phase1", limit=N1, tags=["gpu"])
+    assert first.succeeded, first.as_dict()
+    calls = Path(f"{state}.calls").read_text().splitlines()
+    assert calls == ["-i 0 -pm 1", "-i 0 -pl 1000", "-i 1 -pl 1000", "-i 3 -pl 1000"]
+    assert [g["limit"] for g in json.loads(state.read_text())] == [1000.0] * 4
+    imex = (root / "etc/nvidia-imex/nodes_config.cfg").read_text().split()
+    assert len(imex) == 18 and imex[0] == "10.48.0.1"
+    dropin = (root / "etc/systemd/system/dcgm-exporter.service.d/kasbah.conf").read_text()
+    assert "DCGM_EXPORTER_COLLECTORS=/etc/dcgm-exporter/kasbah-counters.csv" in dropin
+    assert (root / "etc/dcgm-exporter/kasbah-counters.csv").read_text() == (build / "gpu/dcgm-counters.csv").read_text()
+    second = ansible_run.run(build, phase="phase1", limit=N1, tags=["gpu"])
+    assert second.succeeded and second.hosts[N1].changed == 0
+    assert len(Path(f"{state}.calls").read_text().splitlines()) == 4
