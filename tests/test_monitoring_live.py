@@ -88,24 +88,16 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
 
 
-class FakeExporter:
-    """A stand-in exporter on loopback serving a fixed exposition text."""
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
 
-    def __init__(self, text: str) -> None:
-        body = text.encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+class LoopbackServer:
+    """An HTTP server on a free loopback port, in a thread, for stand-ins the test controls."""
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -115,14 +107,31 @@ class FakeExporter:
         self.server.server_close()
 
 
-class FakeWebhook:
-    """A paging gateway on loopback: records what Alertmanager posts, with the Authorization header."""
+class FakeExporter(LoopbackServer):
+    """A stand-in exporter serving a fixed exposition text."""
+
+    def __init__(self, text: str) -> None:
+        body = text.encode()
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
+
+
+class FakeWebhook(LoopbackServer):
+    """A paging gateway: records what Alertmanager posts, with the Authorization header."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         received = self.requests
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append(
@@ -132,17 +141,7 @@ class FakeWebhook:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 TOKEN_VAR = "vault_alert_token_compute"
