@@ -27,6 +27,7 @@ class PodPlan(PlanModel):
     it_kw: float
     compute_nics: int
     nics_per_node: int
+    gpus_per_node: int
     nic_gbps: int
     storage_ports: int
     storage_port_gbps: int
@@ -66,6 +67,7 @@ def plan_pod(pod: Pod, system: GpuSystem, *, phase: str, hall: str) -> PodPlan:
         it_kw=round(pod.count * system.unit_power_kw, 3),
         compute_nics=nics,
         nics_per_node=system.compute_nics_per_unit // system.compute_trays_per_unit,
+        gpus_per_node=system.gpus_per_unit // system.compute_trays_per_unit,
         nic_gbps=system.compute_nic_gbps,
         storage_ports=pod.count * system.storage_ports_per_unit,
         storage_port_gbps=system.storage_port_gbps,

@@ -42,6 +42,7 @@ class PhaseFabric(PlanModel):
     """The networks one phase builds for its own pods."""
 
     phase: str
+    partition_key: int
     compute: list[fab.ComputeFabricPlan]
     storage: fab.NetworkPlan | None
     oob: fab.NetworkPlan | None
@@ -384,7 +385,7 @@ class _Planner:
                         "add networks: {compute: ..., storage: ..., oob: ...}",
                     )
                 )
-            return PhaseFabric(phase=phase.id, compute=[], storage=None, oob=None)
+            return PhaseFabric(phase=phase.id, partition_key=self._pkey(), compute=[], storage=None, oob=None)
         computes: list[fab.ComputeFabricPlan] = []
         storage = oob = None
         sw = self._switch(nets.compute.switch, doc, ("networks", "compute", "switch"))
@@ -450,7 +451,11 @@ class _Planner:
                 switch=osw,
                 switches_per_rack=max(p.oob_switches // max(p.racks, 1) for p in pods),
             )
-        return PhaseFabric(phase=phase.id, compute=computes, storage=storage, oob=oob)
+        return PhaseFabric(phase=phase.id, partition_key=self._pkey(), compute=computes, storage=storage, oob=oob)
+
+    def _pkey(self) -> int:
+        """The InfiniBand partition key of the phase being planned: one per phase, in build order."""
+        return fab.PARTITION_KEY_BASE + len(self.state.fabrics)
 
     def _allocate(self, network: str, needed: int, *, phase: str, scope: str, hall=None, pod=None) -> None:
         if needed <= 0 or network in self.exhausted:

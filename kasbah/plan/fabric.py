@@ -50,6 +50,9 @@ _MAX_TIERS = 3
 _COPPER_MAX_GBPS = 1  # BASE-T RJ45 links: no transceivers
 _OOB_UPLINKS_SINGLE_SPEED = 2  # a single-speed OOB switch keeps 2 ports up (dual-homed) and the rest for access
 
+PARTITION_KEY_BASE = 0x1000
+"""First P_Key given to a phase's InfiniBand partition (0x7fff is the default partition): a Kasbah policy."""
+
 
 class FabricTier(PlanModel):
     """One switch tier. Ports are per switch, by role; cables_down and transceivers_down are to the tier below."""

@@ -25,10 +25,6 @@ def bgp_ports(sw: FabricSwitch) -> list[int]:
     return list(range(1, sw.ports_down + sw.ports_up + 1))
 
 
-PARTITION_KEY_BASE = 0x1000
-"""First P_Key given to a phase partition (0x7fff is the default partition); a Kasbah policy."""
-
-
 def domain_dir(phase: str, switch: str, domain: int) -> str:
     """Where one InfiniBand domain's subnet manager files are rendered."""
     return f"fabric/{phase}/{switch}-d{domain}"
@@ -36,7 +32,6 @@ def domain_dir(phase: str, switch: str, domain: int) -> str:
 
 def render(plan: Plan) -> Files:
     files: Files = {}
-    index = {p.id: i for i, p in enumerate(plan.phases)}
     for fabric in plan.fabrics:
         for compute in fabric.compute:
             if not compute.kind.startswith("infiniband"):
@@ -56,7 +51,7 @@ def render(plan: Plan) -> Files:
                     "# the pair's priorities come from the inventory: the higher one is master\n"
                     "sm_priority {{ kasbah_sm_priority }}\n"
                 )
-                pkey = PARTITION_KEY_BASE + index.get(fabric.phase, 0)
+                pkey = fabric.partition_key
                 files[f"{base}/partitions.conf"] = (
                     f"# Rendered by Kasbah: partitions of {fabric.phase}, domain {domain.index}\n"
                     "Default=0x7fff, ipoib, mtu=5 : ALL=limited, SELF=full ;\n"

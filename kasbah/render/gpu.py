@@ -46,7 +46,7 @@ def render(plan: Plan) -> Files:
             f"kasbah_hall: {pod.hall}\n"
             f"kasbah_pod_phase: {pod.phase}\n"
             f"kasbah_sku: {pod.sku}\n"
-            f"kasbah_gpus_per_node: {pod.gpus // pod.nodes if pod.nodes else 0}\n"
+            f"kasbah_gpus_per_node: {pod.gpus_per_node}\n"
             f"kasbah_gpu_power_limit_w: {limits.get((pod.phase, pod.sku)) or 'null'}\n"
         )
         racks: dict[int, list[str]] = {}

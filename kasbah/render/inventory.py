@@ -46,9 +46,11 @@ def render(plan: Plan) -> Files:
         groups |= {pg, hg, ph, sku}
         for parent in (hg, ph, sku, "gpu_nodes"):
             children.setdefault(parent, set()).add(pg)
-        table = [f"{h.name}\t{h.address}\t{h.rack}\t{h.tray}" for h in pod_hosts(pod, blocks[pod.id])]
-        files[f"inventory/hosts/{pod.id}.tsv"] = "\n".join(table) + "\n"
-        etc_hosts.extend(f"{line.split(chr(9))[1]}\t{line.split(chr(9))[0]}" for line in table)
+        members = list(pod_hosts(pod, blocks[pod.id]))
+        files[f"inventory/hosts/{pod.id}.tsv"] = "".join(
+            f"{h.name}\t{h.address}\t{h.rack}\t{h.tray}\n" for h in members
+        )
+        etc_hosts.extend(f"{h.address}\t{h.name}" for h in members)
         pods.append({"group": pg, "table": f"hosts/{pod.id}.tsv"})
     hosts = [{"name": r.id, "group": "edge_routers", "address": r.loopback.split("/")[0]} for r in plan.edge.routers]
     for svc in plan.service_hosts:
