@@ -106,6 +106,7 @@ def run(
     on_result: EventHook | None = None,
     on_event: Callable[[dict], None] | None = None,
     secret_vars: dict[str, str] | None = None,
+    inventories: list[Path] | None = None,
 ) -> RunReport:
     import ansible_runner
 
@@ -117,6 +118,9 @@ def run(
         raise ApplyError(f"playbook {playbook} not found: run from a Kasbah checkout (playbooks/site.yml)")
     if not inventory.is_file() or not config.is_file():
         raise ApplyError(f"{build} holds no rendered inventory: run `kasbah render` first (or drop --build)")
+    for extra in inventories or []:
+        if not extra.is_file():
+            raise ApplyError(f"inventory {extra} not found")
     if vault_password_file is not None and not vault_password_file.is_file():
         raise ApplyError(f"vault password file {vault_password_file} not found")
     unknown = sorted(set(tags or ()) - set(TAGS))
@@ -167,7 +171,8 @@ def run(
         r = ansible_runner.run(
             private_data_dir=str(private),
             playbook=str(playbook),
-            inventory=str(inventory),
+            # Later sources win: an overlay (the lab's connection variables) layers over the rendered inventory.
+            inventory=[str(inventory), *(str(i.resolve()) for i in inventories or [])],
             envvars=env,
             extravars=extravars or {},
             limit=limit,

@@ -308,6 +308,10 @@ def apply(
         list[str] | None, typer.Option("--extra-vars", "-e", help="KEY=VALUE, repeatable (never put secrets here).")
     ] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Where to write the JSON run report.")] = None,
+    inventory: Annotated[
+        list[Path] | None,
+        typer.Option("--inventory", "-i", help="Extra YAML inventory over the rendered one (e.g. the lab's)."),
+    ] = None,
 ) -> None:
     """Render the phase and run its playbooks through ansible-runner; exit 1 naming the hosts that failed."""
     from kasbah import ansible_run
@@ -370,6 +374,7 @@ def apply(
                 vault_password_file=vault_password_file,
                 on_result=hook,
                 secret_vars=ansible_run.secrets_from_environment(dict(os.environ)),
+                inventories=inventory,
             )
     except ansible_run.ApplyError as exc:
         _console(stderr=True).print(f"error: {exc}")

@@ -34,7 +34,8 @@ bin_ansible_callbacks = True
 stage = inventory
 
 [inventory]
-enable_plugins = kasbah_inventory
+# kasbah_inventory reads the rendered host tables; yaml reads overlays given with `kasbah apply --inventory`.
+enable_plugins = kasbah_inventory, yaml
 unparsed_is_failed = True
 
 [ssh_connection]
