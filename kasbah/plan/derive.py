@@ -17,6 +17,7 @@ from kasbah.plan import fabric as fab
 from kasbah.plan.compute import ComputeTotals, PodPlan, plan_pod, totals
 from kasbah.plan.edge import EdgePlan, plan_edge
 from kasbah.plan.energy import EnergyPlan, plan_energy
+from kasbah.plan.lab import LabPlan, plan_lab
 from kasbah.plan.model import PlanModel
 from kasbah.plan.monitoring import MonitoringPlan, plan_monitoring
 from kasbah.plan.power import (
@@ -84,6 +85,7 @@ class Plan(PlanModel):
     service_hosts: list[ServiceHost]
     monitoring: MonitoringPlan
     storage: StoragePlan
+    lab: LabPlan
 
 
 @dataclass
@@ -669,6 +671,15 @@ class _Planner:
                 )
             )
         target = self.spec.target.phase
+        edge = plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers)
+        service_hosts = plan_service_hosts([(f.phase, f.compute) for f in self.state.fabrics], self.state.allocations)
+        lab = plan_lab(self.campus, edge, service_hosts)
+        for problem in lab.problems:
+            self.out.add(
+                self.cdoc.finding(
+                    Level.ERROR, "lab.links_exhausted", ("lab", "links"), problem, "give lab.links a larger block"
+                )
+            )
         return Plan(
             campus=self.campus.name,
             phase=target.id,
@@ -686,11 +697,9 @@ class _Planner:
                 supernets=[self.allocators[n].use() for n in addr.NETWORKS], allocations=self.state.allocations
             ),
             wan=wan,
-            edge=plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers),
+            edge=edge,
             fabric_asn_base=self.campus.asns.fabric_base,
-            service_hosts=plan_service_hosts(
-                [(f.phase, f.compute) for f in self.state.fabrics], self.state.allocations
-            ),
+            service_hosts=service_hosts,
             monitoring=plan_monitoring(
                 self.campus,
                 basis=power.basis,
@@ -700,6 +709,7 @@ class _Planner:
                 fabric_telemetry=self._fabric_telemetry(),
             ),
             storage=plan_storage(self.campus, self.state.summaries[0].id),
+            lab=lab,
         )
 
 

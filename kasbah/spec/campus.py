@@ -106,6 +106,20 @@ class Wan(StrictModel):
     )
 
 
+class Lab(StrictModel):
+    """How `kasbah lab` stands in for what the campus does not own: the carriers' routers at the landing stations
+    and far-end hubs, and the links between them. None of it is deployed anywhere."""
+
+    links: Supernet = Field(
+        IPv4Network("198.51.100.0/24"),
+        description="Addresses of the lab's emulated links (cables, terrestrial legs, edge interconnect, campus "
+        "core), one /31 each; default TEST-NET-2 (RFC 5737), never routed on the Internet.",
+    )
+    hub_asn_base: Asn = Field(
+        65100, description="AS of the first far-end hub in the lab; the others follow in the order of wan.hubs."
+    )
+
+
 class ObjectStorage(StrictModel):
     endpoint: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/.*)?$")]
     region: str = "us-east-1"
@@ -175,6 +189,7 @@ class Campus(StrictModel):
     wan: Wan
     object_storage: ObjectStorage
     monitoring: Monitoring = Monitoring()
+    lab: Lab = Lab()
     catalog: Catalog = Field(
         default_factory=Catalog, description="Entries added to or overriding the built-in catalog."
     )
