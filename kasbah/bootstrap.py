@@ -78,7 +78,7 @@ def _code(exc: Exception) -> str:
 
 def bootstrap(endpoint: str, bucket: str, region: str = "us-east-1", lock_days: int = LOCK_DAYS) -> BootstrapResult:
     """Create or complete the state bucket; raise BootstrapError with a one-line reason on any failure."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     check_endpoint(endpoint)
     result = BootstrapResult(bucket=bucket, endpoint=endpoint, region=region)
@@ -125,20 +125,27 @@ def bootstrap(endpoint: str, bucket: str, region: str = "us-east-1", lock_days: 
                 ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": wanted}},
             )
             result.changes.append(f"set default retention {LOCK_MODE} {lock_days} days")
-    except EndpointConnectionError:
-        raise BootstrapError(f"cannot reach the S3 endpoint {endpoint}: is the URL right and the service up?") from None
-    except NoCredentialsError:
-        raise BootstrapError(
-            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the endpoint"
-        ) from None
-    except ClientError as exc:
-        code = _code(exc) or "error"
-        message = exc.response.get("Error", {}).get("Message", "") or str(exc)
-        raise BootstrapError(f"{endpoint} refused to {step}: {code}: {message}") from None
-    except BotoCoreError as exc:
-        raise BootstrapError(f"could not {step} at {endpoint}: {exc}") from None
+    except (BotoCoreError, ClientError) as exc:
+        raise boto_error(exc, endpoint, step) from None
     result.login_url = login_url(bucket, endpoint, region)
     return result
+
+
+def boto_error(exc: Exception, endpoint: str, step: str) -> BootstrapError:
+    """The one-line BootstrapError for a boto3 failure while trying to `step` (e.g. "create bucket x")."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    if isinstance(exc, EndpointConnectionError):
+        return BootstrapError(f"cannot reach the S3 endpoint {endpoint}: is the URL right and the service up?")
+    if isinstance(exc, NoCredentialsError):
+        return BootstrapError(
+            "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the endpoint"
+        )
+    if isinstance(exc, ClientError):
+        code = _code(exc) or "error"
+        message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        return BootstrapError(" ".join(f"{endpoint} refused to {step}: {code}: {message}".split()))
+    return BootstrapError(" ".join(f"could not {step} at {endpoint}: {exc}".split()))
 
 
 def _exists(s3, bucket: str) -> bool:
