@@ -399,6 +399,20 @@ def apply(
 
 
 @app.command()
+def verify(
+    spec: SpecArg,
+    lab: Annotated[bool, typer.Option("--lab", help="Check the live lab (kasbah lab up) against the plan.")] = False,
+) -> None:
+    """Check what runs against the plan; `--lab`: sessions, BFD, region paths, loaded rules, buckets."""
+    from kasbah.cli_lab import verify as verify_lab
+
+    if not lab:
+        _console(stderr=True).print("error: only the lab can be verified today: add --lab")
+        raise typer.Exit(2)
+    verify_lab(spec)
+
+
+@app.command()
 def version() -> None:
     """Print Kasbah's version."""
     _console().print(__version__)
@@ -415,6 +429,14 @@ def main() -> None:
         sys.stderr.write(f"kasbah: internal error: {type(exc).__name__}: {exc}\nThis is a bug; please report it.\n")
         sys.exit(70)
 
+
+def _register_lab() -> None:
+    from kasbah.cli_lab import lab_app
+
+    app.add_typer(lab_app, name="lab")
+
+
+_register_lab()
 
 if __name__ == "__main__":
     main()

@@ -34,10 +34,16 @@ class NetnsError(RuntimeError):
     """A command of this module failed; the message carries the command and its stderr."""
 
 
-def run(args: Sequence[str], netns: str | None = None, check: bool = True, timeout: float = 30) -> str:
+def run(
+    args: Sequence[str],
+    netns: str | None = None,
+    check: bool = True,
+    timeout: float = 30,
+    input_text: str | None = None,
+) -> str:
     """Run a command (inside `netns` when given) and return its stdout; raise NetnsError with stderr on failure."""
     cmd = (["ip", "netns", "exec", netns] if netns else []) + list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, input=input_text)
     if check and proc.returncode != 0:
         raise NetnsError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc.stdout
@@ -47,6 +53,13 @@ def namespaces() -> set[str]:
     """Names of the network namespaces that exist now."""
     out = run(["ip", "-j", "netns", "list"]) or "[]"
     return {entry["name"] for entry in json.loads(out)}
+
+
+def namespace_pids(name: str) -> list[int]:
+    """PIDs of the processes inside a namespace (the kernel's list): what must stop before it can really go."""
+    if name not in namespaces():
+        return []
+    return [int(p) for p in run(["ip", "netns", "pids", name], check=False).split() if p.isdigit()]
 
 
 def add_namespace(name: str) -> None:
@@ -179,7 +192,9 @@ class FrrInstance:
             path = self.config_dir / f"{daemon}.conf"
             path.write_text("", encoding="utf-8")
             _chown_frr(path)
-        if config is not None:
+        if config is not None:  # it may hold session passwords: readable by frr only, as the wan_edge role writes it
+            self.config_file.touch(mode=0o640)
+            self.config_file.chmod(0o640)
             self.config_file.write_text(config, encoding="utf-8")
             _chown_frr(self.config_file)
 

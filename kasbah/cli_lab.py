@@ -1,0 +1,241 @@
+"""`kasbah lab ...` and `kasbah verify --lab`: the lab's commands. Like cli.py, only this module prints.
+
+Exit codes: 0 ok, 1 a failed check (a difference, a drill slower than its target), 2 unusable input or a lab that
+cannot be used (none up, already up, missing privileges or packages).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kasbah.plan.derive import Plan
+
+lab_app = typer.Typer(
+    name="lab",
+    help="Rehearse a phase on this machine: namespaces + FRR, Prometheus, moto S3; cut cables and watch.",
+    no_args_is_help=True,
+)
+
+FAILOVER_TARGET_S = 1.0
+"""The drill's target: a region's traffic on its next path within 1 s of a silent cut (BFD 100 ms x 3)."""
+
+
+def _console(stderr: bool = False):
+    from kasbah.cli import _console as console
+
+    return console(stderr)
+
+
+def _fail(message: str, code: int = 2, hint: str | None = None) -> typer.Exit:
+    err = _console(stderr=True)
+    err.print(f"[red]error[/]: {message}")
+    if hint:
+        err.print(f"  = hint: {hint}")
+    return typer.Exit(code)
+
+
+def _lab():
+    """(state, plan) of the lab that is up; exit 2 when there is none."""
+    from kasbah.lab.lifecycle import current
+    from kasbah.lab.state import lab_dir
+
+    state = current()
+    if state is None:
+        raise _fail(f"no lab is up (no state in {lab_dir()})", hint="kasbah lab up stacks/phase1.yaml")
+    plan_file = Path(state.dir) / "build" / state.phase / "plan.json"
+    if not plan_file.is_file():
+        raise _fail(f"the lab in {state.dir} is incomplete (no {plan_file})", hint="kasbah lab down")
+    return state, Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
+
+
+@lab_app.command("up")
+def up(spec: Annotated[Path, typer.Argument(help="A phase spec, e.g. stacks/phase1.yaml.")]) -> None:
+    """Start the lab for a phase: routers, links, FRR (edges via kasbah apply), monitoring, S3."""
+    from kasbah.cli import buildable_plan
+    from kasbah.lab.lifecycle import LabError
+    from kasbah.lab.lifecycle import up as lab_up
+
+    plan = buildable_plan(spec)
+    console = _console()
+    try:
+        with console.status(f"starting the lab for {plan.phase}", spinner="dots"):
+            state = lab_up(spec, plan, say=console.print)
+    except LabError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"[green]lab up[/] for {state.phase} in {state.timings.get('up_s', 0):.1f} s: {len(state.namespaces)} "
+        f"namespaces, {len(state.processes)} processes, sessions up {state.timings.get('sessions_s', 0):.1f} s "
+        f"after the apply; state {state.path}"
+    )
+    console.print("next: kasbah lab status | kasbah lab drill | kasbah lab cut CABLE | kasbah lab down")
+
+
+@lab_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False) -> None:
+    """Sessions, the path each region uses, probes, firing alerts and bucket conformance."""
+    from kasbah.lab import checks
+
+    state, plan = _lab()
+    now = checks.status(plan, state)
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(now), indent=2, default=str) + "\n")
+        return
+    console = _console()
+    console.print(f"lab for {state.phase} ({state.spec}), {state.status}; S3 {state.s3_endpoint}")
+    t = Table(title="BGP sessions of the edge (BFD at the plan's timers)")
+    for col in ("edge", "cable", "landing station", "peer", "BGP", "BFD", "prefixes"):
+        t.add_column(col)
+    for s in now.sessions:
+        ok = s.state == "Established" and s.bfd == "up"
+        colour = "green" if ok else "red"
+        t.add_row(s.edge_router, s.cable, s.landing_station, s.peer, f"[{colour}]{s.state}[/]", s.bfd, str(s.prefixes))
+    console.print(t)
+    t = Table(title=f"Regions: the cable their traffic leaves over now (read at {checks.ingress(plan)})")
+    for col in ("region", "prefix", "now", "plan", ""):
+        t.add_column(col)
+    for r in now.regions:
+        mark = "[green]as planned[/]" if r.cable == r.expected else "[red]differs[/]"
+        t.add_row(r.region, r.prefix, r.cable or "no route", r.expected or "none", mark)
+    console.print(t)
+    t = Table(title="Probes (blackbox exporter on the monitoring host, from the generated targets)")
+    for col in ("job", "path", "target", "success"):
+        t.add_column(col)
+    for labels, value in sorted(now.probes, key=lambda p: (p[0].get("job", ""), p[0].get("instance", ""))):
+        path = labels.get("cable") or ""
+        if labels.get("job") == "wan_region":
+            path = f"{labels.get('region', '')}"
+        t.add_row(labels.get("job", ""), path, labels.get("instance", ""), "[green]1[/]" if value == 1 else "[red]0[/]")
+    console.print(
+        t if now.probes else f"probes: none yet (Prometheus scrapes every {plan.monitoring.scrape_interval_s} s)"
+    )
+    if now.alerts:
+        t = Table(title="Firing alerts")
+        for col in ("alert", "labels"):
+            t.add_column(col)
+        for a in now.alerts:
+            labels = dict(a.get("labels", {}))
+            name = labels.pop("alertname", "?")
+            t.add_row(name, ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "campus"))
+        console.print(t)
+    else:
+        console.print("firing alerts: none")
+    console.print(
+        "buckets: [green]conform to the plan[/]" if not now.buckets else "buckets:\n  " + "\n  ".join(now.buckets)
+    )
+    if now.cuts:
+        console.print(f"[yellow]cut[/]: {', '.join(now.cuts)} (kasbah lab restore CABLE)")
+    for e in now.errors:
+        console.print(f"[red]{e}[/]")
+
+
+def _cable(plan: Plan, cable: str) -> str:
+    lit = sorted({s.cable for r in plan.edge.routers for s in r.sessions})
+    if cable not in lit:
+        near = difflib.get_close_matches(cable, lit, n=1)
+        hint = f"did you mean {near[0]}?" if near else f"the lab's cables: {', '.join(lit)}"
+        raise _fail(f"cable {cable!r} is not lit in {plan.phase}'s lab", hint=hint)
+    return cable
+
+
+@lab_app.command("cut")
+def cut(cable: Annotated[str, typer.Argument(help="A cable the phase lights, e.g. mtwa-north.")]) -> None:
+    """Fail a cable silently: nftables drops its traffic, links stay up; BFD and the probes must notice."""
+    from kasbah.lab import routing
+
+    state, plan = _lab()
+    _cable(plan, cable)
+    if cable in state.cuts:
+        _console().print(f"{cable} is already cut")
+        return
+    state.cuts[cable] = routing.cut(plan, state.netns, cable)
+    state.save()
+    _console().print(f"cut {cable}: its circuit and wet segment drop everything (kasbah lab restore {cable})")
+
+
+@lab_app.command("restore")
+def restore(cable: Annotated[str, typer.Argument(help="A cable cut with `kasbah lab cut`.")]) -> None:
+    """Lift a cut."""
+    from kasbah.lab import checks
+
+    state, plan = _lab()
+    _cable(plan, cable)
+    if cable not in state.cuts:
+        _console().print(f"{cable} is not cut")
+        return
+    checks.restore(plan, state, cable)
+    _console().print(f"restored {cable}")
+
+
+@lab_app.command("drill")
+def drill(
+    cable: Annotated[str | None, typer.Argument(help="Default: the cable the first region prefers.")] = None,
+    no_alert: Annotated[bool, typer.Option("--no-alert", help="Do not wait (~1.5 min) for the alert.")] = False,
+) -> None:
+    """Cut a cable a region prefers, time the failover, wait for the path-down alert, restore, time the return."""
+    from kasbah.lab import checks
+
+    state, plan = _lab()
+    if state.cuts:
+        raise _fail(f"cables already cut: {', '.join(sorted(state.cuts))}", hint="kasbah lab restore CABLE first")
+    if cable is None:
+        cable = plan.edge.regions[0].preference[0].cable
+    _cable(plan, cable)
+    console = _console()
+    result = checks.drill(plan, state, cable, wait_alert=not no_alert, say=console.print)
+    for region, (before, after) in result.regions.items():
+        console.print(f"region {region}: {before} -> {after}")
+    if not result.regions:
+        console.print(f"no region's traffic used {cable}: only its session's detection is timed")
+
+    def fmt(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f} s"
+
+    console.print(
+        f"BFD detection {fmt(result.detect_s)}; failover {fmt(result.failover_s)}; longest traffic gap "
+        f"{fmt(result.traffic_gap_s)} ({result.lost} pings lost); alert {fmt(result.alert_s)}; "
+        f"back on the preferred path {fmt(result.restore_s)} after the restore"
+    )
+    slow = result.regions and (result.failover_s is None or result.failover_s > FAILOVER_TARGET_S)
+    for e in result.errors:
+        console.print(f"[red]{e}[/]")
+    if slow:
+        console.print(f"[red]failover slower than {FAILOVER_TARGET_S:g} s[/]")
+    if slow or result.errors:
+        raise typer.Exit(1)
+    console.print(f"[green]drill passed[/]: failover within {FAILOVER_TARGET_S:g} s")
+
+
+@lab_app.command("down")
+def down() -> None:
+    """Stop everything the lab started (by PID), delete its namespaces and files. Safe to run twice."""
+    from kasbah.lab.lifecycle import current
+    from kasbah.lab.lifecycle import down as lab_down
+
+    console = _console()
+    if not lab_down(current(), say=console.print):
+        console.print("no lab to take down")
+
+
+def verify(spec: Path) -> None:
+    """`kasbah verify SPEC --lab`: exit 1 listing every difference between the live lab and the plan."""
+    from kasbah.cli import buildable_plan
+    from kasbah.lab import checks
+
+    plan = buildable_plan(spec)
+    state, _ = _lab()
+    diffs = checks.differences(plan, state)
+    console = _console()
+    if diffs:
+        for d in diffs:
+            console.print(f"[red]differs[/]: {d}")
+        console.print(f"{len(diffs)} difference(s) between the lab and {spec}")
+        raise typer.Exit(1)
+    console.print(f"the lab conforms to {spec}: sessions, BFD, region paths, rules and buckets")

@@ -1,0 +1,273 @@
+"""What the live lab shows against what the plan says: `lab status`, `verify --lab` and the cable-cut drill.
+
+Traffic from the campus leaves through the first edge router (the lab's core sends it there) and iBGP picks the
+exit, so "the cable a region uses" is read at that router, following an iBGP best path to the edge that owns it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kasbah.lab import monitoring as labmon
+from kasbah.lab import network, routing
+from kasbah.lab.state import LabState
+from kasbah.monitoring.rules import region_probe_targets, rule_groups
+from kasbah.plan.derive import Plan
+from kasbah.plan.lab import CAMPUS_NODE
+
+PATH_DOWN_ALERT = "WanPathDown"
+
+
+@dataclass(frozen=True)
+class RegionNow:
+    region: str
+    prefix: str
+    target: str
+    cable: str | None
+    """The cable the region's traffic leaves over now (None: no route)."""
+    expected: str | None
+    """The plan's choice given the cables cut in the lab."""
+
+
+@dataclass
+class LabStatus:
+    sessions: list[routing.SessionState]
+    regions: list[RegionNow]
+    probes: list[tuple[dict[str, str], float]]
+    alerts: list[dict]
+    buckets: list[str]
+    cuts: list[str]
+    errors: list[str] = field(default_factory=list)
+
+
+def ingress(plan: Plan) -> str:
+    return plan.edge.routers[0].id
+
+
+def regions_now(plan: Plan, state: LabState, instances=None) -> list[RegionNow]:
+    instances = instances or network.frr_instances(state)
+    down = set(state.cuts)
+    out = []
+    for region, prefix, target in region_probe_targets(plan):
+        out.append(
+            RegionNow(
+                region=region,
+                prefix=prefix,
+                target=target,
+                cable=routing.region_cable(plan, instances, prefix, ingress(plan)),
+                expected=routing.preferred(plan, region, down),
+            )
+        )
+    return out
+
+
+def status(plan: Plan, state: LabState) -> LabStatus:
+    from kasbah import buckets
+
+    instances = network.frr_instances(state)
+    campus_ns = state.netns(CAMPUS_NODE)
+    errors: list[str] = []
+    try:
+        probes = labmon.probe_success(campus_ns)
+    except Exception as exc:  # the status must still show the rest
+        probes, errors = [], [*errors, f"Prometheus: {exc}"]
+    try:
+        alerts = labmon.firing_alerts(campus_ns)
+    except Exception as exc:
+        alerts, errors = [], [*errors, f"Prometheus alerts: {exc}"]
+    os.environ.update(buckets.lab_credentials())  # moto's: the lab's endpoint takes any
+    try:
+        bucket_diffs = buckets.check_buckets(state.s3_endpoint, plan.storage, campus=plan.campus)
+    except Exception as exc:
+        bucket_diffs = [f"cannot check the buckets on {state.s3_endpoint}: {exc}"]
+    return LabStatus(
+        sessions=routing.sessions(plan, instances),
+        regions=regions_now(plan, state, instances),
+        probes=probes,
+        alerts=alerts,
+        buckets=bucket_diffs,
+        cuts=sorted(state.cuts),
+        errors=errors,
+    )
+
+
+def differences(plan: Plan, state: LabState) -> list[str]:
+    """Every way the live lab differs from the plan (empty: it conforms); what `kasbah verify --lab` lists."""
+    out: list[str] = []
+    if state.phase != plan.phase:
+        out.append(f"the lab runs {state.phase}, the spec is {plan.phase}: `kasbah lab down`, then `lab up` this spec")
+        return out
+    if state.status != "up":
+        out.append(f"the lab is {state.status}, not up")
+    for cable in sorted(state.cuts):
+        out.append(f"cable {cable} is cut in the lab (`kasbah lab restore {cable}`)")
+    current = status(plan, state)
+    for s in current.sessions:
+        if s.state != "Established":
+            out.append(f"{s.edge_router}: BGP session over {s.cable} to {s.landing_station} ({s.peer}) is {s.state}")
+        elif s.bfd != "up":
+            out.append(f"{s.edge_router}: BFD over {s.cable} to {s.landing_station} ({s.peer}) is {s.bfd}")
+    preferred = {r.region: routing.preferred(plan, r.region) for r in plan.edge.regions}
+    for r in current.regions:
+        if r.cable != preferred[r.region]:
+            out.append(
+                f"region {r.region} ({r.prefix}) leaves over {r.cable or 'no route'}, the plan prefers "
+                f"{preferred[r.region]}"
+            )
+    try:
+        loaded = labmon.rule_groups(state.netns(CAMPUS_NODE))
+    except Exception as exc:
+        loaded = set()
+        out.append(f"cannot read Prometheus's rules: {exc}")
+    for group in rule_groups(plan):
+        if group.name not in loaded:
+            out.append(f"Prometheus has not loaded rule group {group.name} ({group.file})")
+    out += [f"bucket: {d}" for d in current.buckets]
+    out += current.errors
+    return out
+
+
+@dataclass
+class DrillResult:
+    cable: str
+    regions: dict[str, tuple[str | None, str | None]]
+    """Region -> (cable before, cable after) for every region whose traffic used the cut cable."""
+    detect_s: float | None
+    """Cut to the edge's session over the cable leaving Established (BFD's detection)."""
+    failover_s: float | None
+    """Cut to every affected region leaving over the plan's next choice (control plane, at the ingress edge)."""
+    traffic_gap_s: float | None
+    """Longest silence of a 10 ms ping from the campus to the first affected region's target, around the cut."""
+    lost: int
+    alert_s: float | None = None
+    restore_s: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _ping(ns: str, target: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["ip", "netns", "exec", ns, "ping", "-D", "-n", "-i", "0.01", "-W", "1", target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+_REPLY = re.compile(r"^\[(\d+\.\d+)\].*icmp_seq=(\d+)")
+
+
+def _gap(output: str, since: float) -> tuple[float | None, int]:
+    """(longest interval between consecutive replies spanning `since`, echo requests that got no reply)."""
+    replies = [(float(m[1]), int(m[2])) for m in map(_REPLY.match, output.splitlines()) if m]
+    if len(replies) < 2:
+        return None, 0
+    seqs = {s for _, s in replies}
+    lost = max(seqs) - min(seqs) + 1 - len(seqs)
+    times = [t for t, _ in replies]
+    spans = [b - a for a, b in itertools.pairwise(times) if b >= since]
+    return (max(spans) if spans else None), lost
+
+
+def _poll(
+    check: Callable[[], bool], timeout: float, interval: float = 0.01, since: float | None = None
+) -> float | None:
+    """Seconds from `since` (default: now) until `check()` holds, or None after `timeout`."""
+    t0 = time.monotonic()
+    start = t0 if since is None else since
+    while time.monotonic() - t0 < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(interval)
+    return None
+
+
+def drill(
+    plan: Plan, state: LabState, cable: str, *, wait_alert: bool = True, say: Callable[[str], None] = print
+) -> DrillResult:
+    """Cut `cable` silently, time the failover, wait for its path-down alert, restore it and time the return."""
+    instances = network.frr_instances(state)
+    before = {r.region: r for r in regions_now(plan, state, instances)}
+    affected = {name: r for name, r in before.items() if r.cable == cable}
+    expected_after = {name: routing.preferred(plan, name, {*state.cuts, cable}) for name in affected}
+    session = next(s for r in plan.edge.routers for s in r.sessions if s.cable == cable)
+    edge = instances[session.edge_router]
+    campus_ns = state.netns(CAMPUS_NODE)
+    target = next(iter(affected.values())).target if affected else None
+    pinger = _ping(campus_ns, target) if target else None
+    time.sleep(1.0 if pinger else 0)
+    t_cut = time.time()
+    t0 = time.monotonic()
+    state.cuts[cable] = routing.cut(plan, state.netns, cable)
+    state.save()
+    say(f"cut {cable} (silent: nftables drops its circuit and wet segment, links stay up)")
+
+    def session_down() -> bool:
+        return edge.bgp_peers().get(session.peer_address, {}).get("state") != "Established"
+
+    def moved() -> bool:
+        return all(
+            routing.fib_cable(plan, state.netns, affected[n].target, ingress(plan)) == expected_after[n]
+            for n in affected
+        )
+
+    detect = _poll(session_down, 10, since=t0)
+    failover = _poll(moved, 10, since=t0)
+    gap, lost = None, 0
+    if pinger is not None:
+        time.sleep(1.0)
+        pinger.terminate()
+        output, _ = pinger.communicate(timeout=5)
+        gap, lost = _gap(output, t_cut)
+    result = DrillResult(
+        cable=cable,
+        regions={n: (affected[n].cable, expected_after[n]) for n in affected},
+        detect_s=detect,
+        failover_s=failover,
+        traffic_gap_s=gap,
+        lost=lost,
+    )
+    if affected and failover is None:
+        result.errors.append(f"traffic did not move to {expected_after} within 10 s")
+    if wait_alert:
+        say(f"waiting for {PATH_DOWN_ALERT} on {cable} (its rule holds for 1 m before it fires)")
+        interval = plan.monitoring.scrape_interval_s
+
+        def alert_firing() -> bool:
+            try:
+                alerts = labmon.firing_alerts(campus_ns)
+            except Exception:
+                return False
+            return any(
+                a["labels"].get("alertname") == PATH_DOWN_ALERT and a["labels"].get("cable") == cable for a in alerts
+            )
+
+        result.alert_s = _poll(alert_firing, 60 + 4 * interval + 30, interval=1.0, since=t0)
+        if result.alert_s is None:
+            result.errors.append(f"{PATH_DOWN_ALERT} for {cable} did not fire")
+    result.restore_s = restore(plan, state, cable, before={n: r.cable for n, r in affected.items()})
+    if affected and result.restore_s is None:
+        result.errors.append("traffic did not return to the preferred path within 30 s of the restore")
+    return result
+
+
+def restore(plan: Plan, state: LabState, cable: str, before: dict[str, str | None] | None = None) -> float | None:
+    """Lift the cut; with `before`, wait until those regions are back on their cable and return how long it took."""
+    ns = state.cuts.pop(cable, None)
+    if ns is not None:
+        routing.restore(ns)
+    state.save()
+    if not before:
+        return 0.0
+    instances = network.frr_instances(state)
+    prefixes = {r.region: r.prefix for r in regions_now(plan, state, instances)}
+    return _poll(
+        lambda: all(routing.region_cable(plan, instances, prefixes[n], ingress(plan)) == c for n, c in before.items()),
+        30,
+        interval=0.1,
+    )

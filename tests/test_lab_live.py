@@ -1,0 +1,228 @@
+"""The lab for phase 1, for real: `kasbah lab up`, status, verify, the cable-cut drill, cut/restore and down.
+
+One lab per module (it takes about 40 s to start): 16 namespaces, FRR in 15, the edges configured by the wan_edge role
+through `kasbah apply`, Prometheus/Alertmanager/blackbox in the campus namespace, moto S3 on loopback. The drill cuts
+the cable Europe prefers and checks the issue's targets: traffic on the plan's next (diverse) path within 1 s,
+WanPathDown for that cable firing, the preferred path back after the restore. The last test takes the lab down and
+checks that no namespace, process or file is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kasbah import netns
+from kasbah.lab import checks
+from kasbah.lab.state import LabState
+from kasbah.plan.derive import Plan
+from tests.conftest import REPO, plan_of
+from tests.test_lab_crash import running_from
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces, FRR)")
+
+SPEC = REPO / "stacks" / "phase1.yaml"
+
+
+@dataclass
+class Lab:
+    plan: Plan
+    env: dict[str, str]
+    directory: Path
+    prefix: str
+    up: subprocess.CompletedProcess[str]
+    pids: list[int]
+
+    def kasbah(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kasbah.cli", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+            cwd=REPO,
+        )
+
+    def state(self) -> LabState:
+        state = LabState.load(self.directory)
+        assert state is not None
+        return state
+
+    def namespaces(self) -> set[str]:
+        return {ns for ns in netns.namespaces() if ns.startswith(f"{self.prefix}-")}
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    plan, _ = plan_of(SPEC)
+    assert plan is not None
+    base = Path(tempfile.mkdtemp(prefix="kasbah-lab-test-"))  # not pytest's tmp: user frr must reach it
+    base.chmod(0o755)
+    directory = base / "lab"
+    prefix = f"kt{os.getpid() % 100000}"
+    env = {**os.environ, "KASBAH_LAB_DIR": str(directory), "KASBAH_LAB_PREFIX": prefix, "COLUMNS": "200"}
+    up = subprocess.run(
+        [sys.executable, "-m", "kasbah.cli", "lab", "up", str(SPEC)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+        cwd=REPO,
+    )
+    state = LabState.load(directory)
+    the_lab = Lab(plan, env, directory, prefix, up, [p.pid for p in state.processes] if state else [])
+    try:
+        yield the_lab
+    finally:
+        the_lab.kasbah("lab", "down")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_lab_up_succeeds_and_records_everything(lab: Lab) -> None:
+    assert lab.up.returncode == 0, lab.up.stdout + lab.up.stderr
+    print(lab.up.stdout)
+    state = lab.state()
+    assert state.status == "up" and state.phase == "phase1"
+    assert set(state.namespaces) == lab.namespaces() == {f"{lab.prefix}-{n.id}" for n in lab.plan.lab.nodes}
+    assert {p.name.split("@")[0] for p in state.processes} == {
+        "zebra",
+        "bgpd",
+        "bfdd",
+        "prometheus",
+        "alertmanager",
+        "blackbox",
+        "moto",
+        "kasbah apply",
+    }
+    assert all(netns.pid_alive(p.pid) != (p.name == "kasbah apply") for p in state.processes)
+
+
+def test_the_edges_were_configured_by_kasbah_apply(lab: Lab) -> None:
+    report = json.loads((lab.directory / "apply.json").read_text())
+    assert report["tags"] == ["wan_edge", "monitoring"]
+    assert report["status"] == "successful"
+    hosts = set(report["hosts"])
+    assert {r.id for r in lab.plan.edge.routers} | {"mon1"} == hosts
+    rendered = (lab.directory / "build" / "phase1" / "frr" / "edge1.conf.j2").read_text()
+    deployed = (lab.directory / "frr" / "edge1" / "etc" / "frr.conf").read_text()
+    # The deployed file is the render with only the vault variables filled in.
+    pattern = re.escape(rendered).replace(r"\{\{\ ", "{{ ").replace(r"\ \}\}", " }}")
+    pattern = re.sub(r"\{\{ vault_bgp_password_[a-z0-9_]+ \}\}", "[0-9a-f]{24}", pattern)
+    assert re.fullmatch(pattern, deployed), "edge1's frr.conf is not its render"
+
+
+def test_sessions_bfd_and_region_paths_are_as_planned(lab: Lab) -> None:
+    result = lab.kasbah("lab", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    sessions = {(s["edge_router"], s["cable"]): s for s in status["sessions"]}
+    assert len(sessions) == sum(len(r.sessions) for r in lab.plan.edge.routers)
+    for s in sessions.values():
+        assert (s["state"], s["bfd"]) == ("Established", "up"), s
+        assert s["prefixes"] == sum(len(r.prefixes) for r in lab.plan.edge.regions)
+    for region in status["regions"]:
+        plan_choice = next(r for r in lab.plan.edge.regions if r.region == region["region"]).preference[0].cable
+        assert region["cable"] == region["expected"] == plan_choice
+    assert status["buckets"] == []
+    assert status["cuts"] == []
+
+
+def test_verify_lab_conforms(lab: Lab) -> None:
+    result = lab.kasbah("verify", str(SPEC), "--lab")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "conforms" in result.stdout
+
+
+def test_a_second_lab_up_is_refused_and_changes_nothing(lab: Lab) -> None:
+    before = lab.state()
+    result = lab.kasbah("lab", "up", str(SPEC))
+    assert result.returncode == 2
+    assert "already up" in result.stderr and "kasbah lab down" in result.stderr
+    assert lab.state() == before
+    assert lab.namespaces() == set(before.namespaces)
+
+
+def test_an_unknown_cable_is_refused_with_a_suggestion(lab: Lab) -> None:
+    result = lab.kasbah("lab", "cut", "mtwa-nroth")
+    assert result.returncode == 2
+    assert "did you mean mtwa-north" in result.stderr
+    assert lab.state().cuts == {}
+
+
+def test_no_session_password_leaves_the_routers(lab: Lab) -> None:
+    passwords = set()
+    for conf in (lab.directory / "frr").glob("ls-*/etc/frr.conf"):
+        assert conf.stat().st_mode & 0o077 == 0o040  # owner frr, group read only
+        passwords |= set(re.findall(r" password (\S+)", conf.read_text()))
+    assert len(passwords) == sum(len(r.sessions) for r in lab.plan.edge.routers)
+    texts = [(lab.directory / "logs" / "apply.log").read_text(), (lab.directory / "apply.json").read_text()]
+    texts += [lab.up.stdout, lab.up.stderr, (lab.directory / "state.json").read_text()]
+    texts += [p.read_text() for p in (lab.directory / "build").rglob("*") if p.is_file() and p.suffix != ".tsv"]
+    for password in passwords:
+        assert not any(password in t for t in texts)
+
+
+def test_drill_cut_the_cable_europe_prefers(lab: Lab) -> None:
+    state = lab.state()
+    europe = next(r for r in lab.plan.edge.regions if r.region == "europe")
+    cable, fallback = europe.preference[0].cable, europe.preference[1].cable
+    result = checks.drill(lab.plan, state, cable, wait_alert=True, say=print)
+    print(
+        f"drill {cable}: BFD detection {result.detect_s:.3f} s, failover {result.failover_s:.3f} s, "
+        f"traffic gap {result.traffic_gap_s} s ({result.lost} pings lost), alert after {result.alert_s:.0f} s, "
+        f"back {result.restore_s} s after the restore"
+    )
+    assert result.errors == []
+    assert result.regions["europe"] == (cable, fallback)
+    assert result.failover_s is not None and result.failover_s < 1.0
+    assert result.traffic_gap_s is not None and result.traffic_gap_s < 1.0
+    assert result.alert_s is not None
+    assert result.restore_s is not None
+    assert lab.state().cuts == {}
+    after = json.loads(lab.kasbah("lab", "status", "--json").stdout)
+    assert all(r["cable"] == r["expected"] for r in after["regions"])
+
+
+def test_cut_shows_in_status_and_verify_until_restored(lab: Lab) -> None:
+    unused = next(
+        s.cable
+        for r in lab.plan.edge.routers
+        for s in r.sessions
+        if all(reg.preference[0].cable != s.cable for reg in lab.plan.edge.regions)
+    )
+    assert lab.kasbah("lab", "cut", unused).returncode == 0
+    result = lab.kasbah("verify", str(SPEC), "--lab")
+    assert result.returncode == 1
+    assert f"cable {unused} is cut" in result.stdout
+    assert f"over {unused}" in result.stdout  # its session is down
+    restore = lab.kasbah("lab", "restore", unused)
+    assert restore.returncode == 0, restore.stderr
+    state = lab.state()
+    instances = checks.network.frr_instances(state)
+    session = next(s for r in lab.plan.edge.routers for s in r.sessions if s.cable == unused)
+    instances[session.edge_router].wait_for_sessions([session.peer_address], timeout=30, bfd=True)
+    assert lab.kasbah("verify", str(SPEC), "--lab").returncode == 0
+
+
+def test_down_leaves_nothing_behind(lab: Lab) -> None:
+    pids = [p.pid for p in lab.state().processes]
+    result = lab.kasbah("lab", "down")
+    assert result.returncode == 0, result.stderr
+    assert lab.namespaces() == set()
+    assert not [pid for pid in pids if netns.pid_alive(pid)]
+    assert running_from(lab.directory) == []
+    assert not lab.directory.exists()
+    again = lab.kasbah("lab", "down")
+    assert again.returncode == 0 and "no lab" in again.stdout
