@@ -170,8 +170,10 @@ def restore(cable: Annotated[str, typer.Argument(help="A cable cut with `kasbah 
     if cable not in state.cuts:
         _console().print(f"{cable} is not cut")
         return
-    checks.restore(plan, state, cable)
-    _console().print(f"restored {cable}")
+    back = checks.restore(plan, state, cable)
+    if back is None:
+        raise _fail(f"restored {cable}, but its sessions are not up 30 s later", code=1, hint="kasbah lab status")
+    _console().print(f"restored {cable}: its sessions are up again after {back:.1f} s")
 
 
 @lab_app.command("drill")
@@ -201,7 +203,7 @@ def drill(
     console.print(
         f"BFD detection {fmt(result.detect_s)}; failover {fmt(result.failover_s)}; longest traffic gap "
         f"{fmt(result.traffic_gap_s)} ({result.lost} pings lost); alert {fmt(result.alert_s)}; "
-        f"back on the preferred path {fmt(result.restore_s)} after the restore"
+        f"sessions and paths back {fmt(result.restore_s)} after the restore"
     )
     slow = result.regions and (result.failover_s is None or result.failover_s > FAILOVER_TARGET_S)
     for e in result.errors:

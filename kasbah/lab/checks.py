@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,17 +147,39 @@ class DrillResult:
     """Longest silence of a 10 ms ping from the campus to the first affected region's target, around the cut."""
     lost: int
     alert_s: float | None = None
+    """Cut to the path-down alert firing in Prometheus."""
     restore_s: float | None = None
+    """Restore to the cable's sessions up again and the regions back on it."""
     errors: list[str] = field(default_factory=list)
 
 
-def _ping(ns: str, target: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["ip", "netns", "exec", ns, "ping", "-D", "-n", "-i", "0.01", "-W", "1", target],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+class Pinger:
+    """A 10 ms ping from the campus's monitoring host, its replies collected as they come (ping -D timestamps)."""
+
+    def __init__(self, ns: str, target: str) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "ping", "-D", "-n", "-i", "0.01", "-W", "1", target],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def replies(self) -> int:
+        return sum(1 for line in self.lines if _REPLY.match(line))
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+        self.reader.join(timeout=5)
+        return "".join(self.lines)
 
 
 _REPLY = re.compile(r"^\[(\d+\.\d+)\].*icmp_seq=(\d+)")
@@ -192,15 +215,24 @@ def drill(
 ) -> DrillResult:
     """Cut `cable` silently, time the failover, wait for its path-down alert, restore it and time the return."""
     instances = network.frr_instances(state)
+    result = DrillResult(cable=cable, regions={}, detect_s=None, failover_s=None, traffic_gap_s=None, lost=0)
+    down = cable_sessions_down(plan, instances, cable)
+    if down:
+        result.errors.append(f"the drill needs {cable}'s sessions up first: {', '.join(down)}")
+        return result
     before = {r.region: r for r in regions_now(plan, state, instances)}
     affected = {name: r for name, r in before.items() if r.cable == cable}
     expected_after = {name: routing.preferred(plan, name, {*state.cuts, cable}) for name in affected}
+    result.regions = {n: (affected[n].cable, expected_after[n]) for n in affected}
     session = next(s for r in plan.edge.routers for s in r.sessions if s.cable == cable)
     edge = instances[session.edge_router]
     campus_ns = state.netns(CAMPUS_NODE)
     target = next(iter(affected.values())).target if affected else None
-    pinger = _ping(campus_ns, target) if target else None
-    time.sleep(1.0 if pinger else 0)
+    pinger = Pinger(campus_ns, target) if target else None
+    if pinger is not None and _poll(lambda: pinger.replies() >= 50, 5) is None:
+        pinger.stop()
+        result.errors.append(f"{target} does not answer the campus before the cut")
+        return result
     t_cut = time.time()
     t0 = time.monotonic()
     state.cuts[cable] = routing.cut(plan, state.netns, cable)
@@ -216,23 +248,12 @@ def drill(
             for n in affected
         )
 
-    detect = _poll(session_down, 10, since=t0)
-    failover = _poll(moved, 10, since=t0)
-    gap, lost = None, 0
+    result.detect_s = _poll(session_down, 10, since=t0)
+    result.failover_s = _poll(moved, 10, since=t0) if affected else None
     if pinger is not None:
         time.sleep(1.0)
-        pinger.terminate()
-        output, _ = pinger.communicate(timeout=5)
-        gap, lost = _gap(output, t_cut)
-    result = DrillResult(
-        cable=cable,
-        regions={n: (affected[n].cable, expected_after[n]) for n in affected},
-        detect_s=detect,
-        failover_s=failover,
-        traffic_gap_s=gap,
-        lost=lost,
-    )
-    if affected and failover is None:
+        result.traffic_gap_s, result.lost = _gap(pinger.stop(), t_cut)
+    if affected and result.failover_s is None:
         result.errors.append(f"traffic did not move to {expected_after} within 10 s")
     if wait_alert:
         say(f"waiting for {PATH_DOWN_ALERT} on {cable} (its rule holds for 1 m before it fires)")
@@ -251,23 +272,35 @@ def drill(
         if result.alert_s is None:
             result.errors.append(f"{PATH_DOWN_ALERT} for {cable} did not fire")
     result.restore_s = restore(plan, state, cable, before={n: r.cable for n, r in affected.items()})
-    if affected and result.restore_s is None:
-        result.errors.append("traffic did not return to the preferred path within 30 s of the restore")
+    if result.restore_s is None:
+        result.errors.append(f"{cable}'s sessions and paths were not back within 30 s of the restore")
     return result
 
 
+def cable_sessions_down(plan: Plan, instances, cable: str) -> list[str]:
+    """The edge sessions over `cable` that are not Established with BFD up, as `edge -> peer (state)`."""
+    out = []
+    for s in routing.sessions(plan, instances):
+        if s.cable == cable and (s.state, s.bfd) != ("Established", "up"):
+            out.append(f"{s.edge_router} -> {s.peer} ({s.state}, BFD {s.bfd})")
+    return out
+
+
 def restore(plan: Plan, state: LabState, cable: str, before: dict[str, str | None] | None = None) -> float | None:
-    """Lift the cut; with `before`, wait until those regions are back on their cable and return how long it took."""
+    """Lift the cut and wait until the cable's sessions are up again (and the regions in `before` are back on
+    their cable); return how long that took, None after 30 s."""
     ns = state.cuts.pop(cable, None)
     if ns is not None:
         routing.restore(ns)
     state.save()
-    if not before:
-        return 0.0
     instances = network.frr_instances(state)
-    prefixes = {r.region: r.prefix for r in regions_now(plan, state, instances)}
-    return _poll(
-        lambda: all(routing.region_cable(plan, instances, prefixes[n], ingress(plan)) == c for n, c in before.items()),
-        30,
-        interval=0.1,
-    )
+    targets = {r: t for r, _, t in region_probe_targets(plan)}
+
+    def back() -> bool:
+        if cable_sessions_down(plan, instances, cable):
+            return False
+        return all(
+            routing.fib_cable(plan, state.netns, targets[n], ingress(plan)) == c for n, c in (before or {}).items()
+        )
+
+    return _poll(back, 30, interval=0.1)
