@@ -240,4 +240,4 @@ def verify(spec: Path) -> None:
             console.print(f"[red]differs[/]: {d}")
         console.print(f"{len(diffs)} difference(s) between the lab and {spec}")
         raise typer.Exit(1)
-    console.print(f"the lab conforms to {spec}: sessions, BFD, region paths, rules and buckets")
+    console.print(f"the lab conforms to {spec}: sessions, BFD, region paths and reachability, rules, buckets")

@@ -23,6 +23,8 @@ from kasbah.plan.derive import Plan
 from kasbah.plan.lab import CAMPUS_NODE
 
 PATH_DOWN_ALERT = "WanPathDown"
+TRAFFIC_TIMEOUT_S = 10.0
+"""How long the drill waits for the ping to get replies again after a cut."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ def differences(plan: Plan, state: LabState) -> list[str]:
                 f"region {r.region} ({r.prefix}) leaves over {r.cable or 'no route'}, the plan prefers "
                 f"{preferred[r.region]}"
             )
+    for r in current.regions:
+        if not answers(state.netns(CAMPUS_NODE), r.target):
+            out.append(f"region {r.region}: {r.target} does not answer the campus's monitoring host")
     try:
         loaded = labmon.rule_groups(state.netns(CAMPUS_NODE))
     except Exception as exc:
@@ -132,6 +137,17 @@ def differences(plan: Plan, state: LabState) -> list[str]:
     out += [f"bucket: {d}" for d in current.buckets]
     out += current.errors
     return out
+
+
+def answers(ns: str, target: str) -> bool:
+    """Whether `target` answers a ping from namespace `ns` (3 tries, 1 s each)."""
+    proc = subprocess.run(
+        ["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", target],
+        capture_output=True,
+        check=False,
+        timeout=15,
+    )
+    return proc.returncode == 0
 
 
 @dataclass
@@ -172,8 +188,9 @@ class Pinger:
         for line in self.proc.stdout:
             self.lines.append(line)
 
-    def replies(self) -> int:
-        return sum(1 for line in self.lines if _REPLY.match(line))
+    def replies(self, since: float = 0.0) -> int:
+        """Replies timestamped at or after `since` (epoch seconds, as ping -D prints them)."""
+        return sum(1 for m in map(_REPLY.match, list(self.lines)) if m and float(m[1]) >= since)
 
     def stop(self) -> str:
         self.proc.terminate()
@@ -251,8 +268,11 @@ def drill(
     result.detect_s = _poll(session_down, 10, since=t0)
     result.failover_s = _poll(moved, 10, since=t0) if affected else None
     if pinger is not None:
-        time.sleep(1.0)
+        resumed = _poll(lambda: pinger.replies(since=t_cut) >= 20, TRAFFIC_TIMEOUT_S, interval=0.05)
         result.traffic_gap_s, result.lost = _gap(pinger.stop(), t_cut)
+        if resumed is None:
+            result.traffic_gap_s = None
+            result.errors.append(f"traffic to {target} did not resume within {TRAFFIC_TIMEOUT_S:g} s of the cut")
     if affected and result.failover_s is None:
         result.errors.append(f"traffic did not move to {expected_after} within 10 s")
     if wait_alert:

@@ -17,7 +17,15 @@ from kasbah.netns import FrrInstance
 from kasbah.plan.derive import Plan
 from kasbah.plan.lab import CAMPUS_NODE, LabLink
 
-SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+SYSCTLS = (
+    "net.ipv4.ip_forward=1",
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    "net.ipv4.conf.all.accept_local=1",
+)
+"""Routers forward; no reverse-path filter (paths are asymmetric by design). accept_local: every hub of a region
+holds the region's probe address (anycast), so a reply from one hub may cross another that holds it too, which
+Linux would otherwise drop as a martian source."""
 
 
 def _end(link: LabLink, node: str) -> tuple[str, str]:
