@@ -1,7 +1,8 @@
 """What the live lab shows against what the plan says: `lab status`, `verify --lab` and the cable-cut drill.
 
 Traffic from the campus leaves through the first edge router (the lab's core sends it there) and iBGP picks the
-exit, so "the cable a region uses" is read at that router, following an iBGP best path to the edge that owns it.
+exit, so "the cable a region uses" is read from that router's kernel, across the interconnect to the edge that owns
+the cable when iBGP chose the other edge.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def ingress(plan: Plan) -> str:
     return plan.edge.routers[0].id
 
 
-def regions_now(plan: Plan, state: LabState, instances=None) -> list[RegionNow]:
-    instances = instances or network.frr_instances(state)
+def regions_now(plan: Plan, state: LabState) -> list[RegionNow]:
+    """Each region's probe address as the ingress edge's kernel forwards it now, against the plan's choice."""
     down = set(state.cuts)
     out = []
     for region, prefix, target in region_probe_targets(plan):
@@ -63,7 +64,7 @@ def regions_now(plan: Plan, state: LabState, instances=None) -> list[RegionNow]:
                 region=region,
                 prefix=prefix,
                 target=target,
-                cable=routing.region_cable(plan, instances, prefix, ingress(plan)),
+                cable=routing.fib_cable(plan, state.netns, target, ingress(plan)),
                 expected=routing.preferred(plan, region, down),
             )
         )
@@ -91,7 +92,7 @@ def status(plan: Plan, state: LabState) -> LabStatus:
         bucket_diffs = [f"cannot check the buckets on {state.s3_endpoint}: {exc}"]
     return LabStatus(
         sessions=routing.sessions(plan, instances),
-        regions=regions_now(plan, state, instances),
+        regions=regions_now(plan, state),
         probes=probes,
         alerts=alerts,
         buckets=bucket_diffs,
@@ -237,7 +238,7 @@ def drill(
     if down:
         result.errors.append(f"the drill needs {cable}'s sessions up first: {', '.join(down)}")
         return result
-    before = {r.region: r for r in regions_now(plan, state, instances)}
+    before = {r.region: r for r in regions_now(plan, state)}
     affected = {name: r for name, r in before.items() if r.cable == cable}
     expected_after = {name: routing.preferred(plan, name, {*state.cuts, cable}) for name in affected}
     result.regions = {n: (affected[n].cable, expected_after[n]) for n in affected}

@@ -7,6 +7,7 @@ router, and the links stay up, so only BFD can notice (as with a real cable faul
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
@@ -53,30 +54,7 @@ def sessions(plan: Plan, instances: dict[str, FrrInstance]) -> list[SessionState
     return out
 
 
-def region_cable(plan: Plan, instances: dict[str, FrrInstance], prefix: str, edge_router: str) -> str | None:
-    """The cable `edge_router` sends `prefix` over now: its own session's, or (iBGP) the one its peer edge uses."""
-    by_peer = {s.peer_address: s.cable for r in plan.edge.routers for s in r.sessions}
-    loopbacks = {str(IPv4Interface(r.loopback).ip): r.id for r in plan.edge.routers}
-    seen: set[str] = set()
-    router = edge_router
-    while router not in seen:
-        seen.add(router)
-        try:
-            best = instances[router].best_path(prefix)
-        except (netns.NetnsError, ValueError):
-            return None
-        if best is None:
-            return None
-        peer = best[0]
-        if peer in by_peer:
-            return by_peer[peer]
-        if peer not in loopbacks:
-            return None
-        router = loopbacks[peer]
-    return None
-
-
-def fib_cable(plan: Plan, ns_of, address: str, edge_router: str) -> str | None:
+def fib_cable(plan: Plan, ns_of: Callable[[str], str], address: str, edge_router: str) -> str | None:
     """The cable the kernel of `edge_router` forwards `address` over now (following the edge interconnect).
 
     The FIB, not BGP: this is where packets go, and `ip route get` answers in milliseconds, so failover can be
@@ -122,7 +100,7 @@ def cut_ruleset(interfaces: list[str]) -> str:
     )
 
 
-def cut(plan: Plan, ns_of, cable: str) -> str:
+def cut(plan: Plan, ns_of: Callable[[str], str], cable: str) -> str:
     """Drop everything on the cable's circuit and wet segment, silently; return the namespace holding the rules."""
     node = ls_node(cable)
     interfaces = sorted((lk.a_if if lk.a == node else lk.b_if) for lk in plan.lab.links_of(node) if lk.cable == cable)
