@@ -12,7 +12,6 @@ Where the spec is silent, the defaults are here, each with its reason. Threshold
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from typing import get_args
 
 from kasbah.plan.derive import Plan
@@ -318,14 +317,9 @@ def fabric_rules(plan: Plan) -> RuleGroup:
     )
 
 
-def _first_address(prefix: str) -> str:
-    net = IPv4Network(prefix)
-    return str(next(iter(net.hosts()), net.network_address))
-
-
 def region_probe_targets(plan: Plan) -> list[tuple[str, str, str]]:
-    """(region, prefix, address) for every prefix of every region: the prefix's first address."""
-    return [(r.region, p, _first_address(p)) for r in plan.edge.regions for p in r.prefixes]
+    """(region, prefix, probe address) for every prefix of every region, as the plan gives them."""
+    return [(r.region, p, a) for r in plan.edge.regions for p, a in zip(r.prefixes, r.probe_addresses, strict=True)]
 
 
 def wan_rules(plan: Plan) -> RuleGroup:

@@ -49,6 +49,9 @@ class CablePreference(PlanModel):
 class RegionRouting(PlanModel):
     region: str
     prefixes: list[str]
+    probe_addresses: list[str]
+    """Per prefix, in the same order, the address that stands for it: its first host. The WAN probes target it and
+    the lab's hubs answer on it."""
     preference: list[CablePreference]
 
 
@@ -63,6 +66,11 @@ class EdgePlan(PlanModel):
     bfd: Bfd
     routers: list[EdgeRouter]
     regions: list[RegionRouting]
+
+
+def probe_address(prefix: str) -> str:
+    net = IPv4Network(prefix)
+    return str(next(iter(net.hosts()), net.network_address))
 
 
 def password_var(router: str, cable: str) -> str:
@@ -123,6 +131,7 @@ def plan_edge(
             RegionRouting(
                 region=rp.id,
                 prefixes=[str(p) for p in prefixes.get(rp.id, [])],
+                probe_addresses=[probe_address(str(p)) for p in prefixes.get(rp.id, [])],
                 preference=[
                     CablePreference(
                         cable=c,

@@ -82,11 +82,6 @@ def hub_node(hub: str) -> str:
     return f"hub-{hub}"
 
 
-def _first(prefix: str) -> str:
-    net = IPv4Network(prefix)
-    return f"{next(net.hosts(), net.network_address)}/{net.prefixlen}"
-
-
 def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -> LabPlan:
     hubs = list(campus.wan.hubs)
     far_end = {c.id: c.far_end for c in campus.wan.cables}
@@ -94,6 +89,11 @@ def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -
     for region in campus.wan.regions:
         for hub in region.hubs:
             region_prefixes.setdefault(hub, []).extend(str(p) for p in region.prefixes)
+    on_lo = {  # a region's probe address, held by every hub of the region (anycast)
+        p: f"{a}/{IPv4Network(p).prefixlen}"
+        for r in edge.regions
+        for p, a in zip(r.prefixes, r.probe_addresses, strict=True)
+    }
     block = campus.lab.links
     pairs = iter((str(net[0]), str(net[1])) for net in block.subnets(new_prefix=31) if block.prefixlen <= 31)
     problems: list[str] = []
@@ -191,7 +191,7 @@ def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -
             name=h,
             asn=campus.lab.hub_asn_base + i,
             router_id=first_link_address(hub_node(h)),
-            addresses=[_first(p) for p in region_prefixes.get(h, [])],
+            addresses=[on_lo[p] for p in region_prefixes.get(h, []) if p in on_lo],
             announce=list(region_prefixes.get(h, [])),
         )
         for i, h in enumerate(hubs)
