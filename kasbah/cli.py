@@ -9,10 +9,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from kasbah import __version__
 from kasbah.findings import Finding, Level, SpecError
@@ -214,12 +215,18 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Directory that receives <ph
 def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
     """Write build/<phase>/: inventory, group variables, FRR configs, fabric and monitoring configs."""
     from kasbah import render as renders
+    from kasbah.render.output import RenderTargetError
 
     the_plan = buildable_plan(spec)
     files = renders.render(the_plan)
     target = out / the_plan.phase
-    renders.write(files, target)
-    _console().print(f"{target}: {len(files):,} files, digest {renders.digest(files)[:12]}")
+    try:
+        changed = renders.write(files, target)
+    except RenderTargetError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    state = "written" if changed else "unchanged"
+    _console().print(f"{target}: {len(files):,} files {state}, digest {renders.digest(files)[:12]}", markup=False)
 
 
 @app.command()
@@ -284,9 +291,70 @@ def bootstrap(
     console.print(f"pulumi login '{result.login_url}'", markup=False, soft_wrap=True)
 
 
+def _render_phase(build: Path) -> str:
+    """The phase a render was made for (its plan.json), or exit 2 saying what is missing."""
+    try:
+        data = json.loads((build / "plan.json").read_text(encoding="utf-8"))
+        return str(data["phase"])
+    except (OSError, ValueError, KeyError, TypeError):
+        err = _console(stderr=True)
+        err.print(f"error: {build} holds no rendered phase (plan.json)", markup=False)
+        err.print(
+            "  = hint: run `kasbah render SPEC --out DIR` first; apply --build DIR takes DIR/<phase>", markup=False
+        )
+        raise typer.Exit(2) from None
+
+
+def _checked_build(spec: Path | None, build: Path) -> tuple[str, Path | None]:
+    """Check a render before a run reads it: intact against its manifest and, given a spec, that spec's render.
+    Returns the phase and the spec's plan file (None without a spec)."""
+    from kasbah import render as renders
+    from kasbah.render.output import RenderTargetError, verify
+
+    if not (build / "inventory" / "kasbah.yml").is_file():
+        err = _console(stderr=True)
+        err.print(f"error: {build} holds no rendered inventory (inventory/kasbah.yml)", markup=False)
+        hint = f"kasbah render {spec} --out {build.parent}" if spec else "kasbah render SPEC --out DIR"
+        err.print(f"  = hint: run `{hint}` first, or give a spec and drop --build", markup=False)
+        raise typer.Exit(2)
+    try:
+        _digest, damaged = verify(build)
+    except RenderTargetError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    if damaged:
+        err = _console(stderr=True)
+        err.print(
+            f"error: {build} was changed after it was rendered ({len(damaged)} file(s), e.g. {damaged[0]})",
+            markup=False,
+        )
+        err.print("  = hint: render it again (`kasbah render SPEC --out DIR`); never edit a render by hand")
+        raise typer.Exit(1)
+    if spec is None:
+        return _render_phase(build), None
+    the_plan = buildable_plan(spec)
+    stale = renders.stale(renders.render(the_plan), build)
+    if stale:
+        err = _console(stderr=True)
+        err.print(f"error: {build} does not match {spec} ({len(stale)} file(s) differ, e.g. {stale[0]})", markup=False)
+        err.print("  = hint: run `kasbah render` again, or drop --build to render before applying")
+        raise typer.Exit(1)
+    return the_plan.phase, spec
+
+
+def _report_name(tags: list[str] | None, limit: str | None) -> str:
+    """One report per scope, so steps running side by side never write one file."""
+    raw = f"{','.join(tags or ['all'])}--{limit or 'all'}"
+    safe = "".join(c if c.isalnum() or c in "-_.," else "_" for c in raw)
+    return safe[:120] + ".json"
+
+
 @app.command()
 def apply(
-    spec: SpecArg,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(help="A phase spec: rendered, then applied. Optional with --build, which applies a render."),
+    ] = None,
     check: Annotated[bool, typer.Option("--check", help="Ansible check mode: report what would change.")] = False,
     limit: Annotated[str | None, typer.Option("--limit", help="Hosts or groups (pod_h1_su001, edge1,...).")] = None,
     tags: Annotated[
@@ -298,7 +366,8 @@ def apply(
     build: Annotated[
         Path | None,
         typer.Option(
-            "--build", help="Run on this rendered phase as it is (it must match the spec), without rendering."
+            "--build",
+            help="Run on this rendered phase (build/<phase>) as it is, without rendering: how Pulumi's steps run.",
         ),
     ] = None,
     vault_password_file: Annotated[
@@ -310,106 +379,140 @@ def apply(
     report: Annotated[Path | None, typer.Option("--report", help="Where to write the JSON run report.")] = None,
     inventory: Annotated[
         list[Path] | None,
-        typer.Option("--inventory", "-i", help="Extra YAML inventory over the rendered one (e.g. the lab's)."),
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Extra YAML inventory over the rendered one (e.g. the lab's); also KASBAH_EXTRA_INVENTORY.",
+        ),
     ] = None,
 ) -> None:
-    """Render the phase and run its playbooks through ansible-runner; exit 1 naming the hosts that failed."""
+    """Run the playbooks on a phase through ansible-runner; exit 1 naming the hosts that failed.
+
+    With SPEC: render build/<phase> first. With --build DIR: apply that render as it is, after checking it against
+    its manifest, while holding a shared lock on it (no render swaps it meanwhile), a lock per host or group of
+    --limit (no two runs on one host) and one of KASBAH_APPLY_SLOTS slots.
+    """
     from kasbah import ansible_run
     from kasbah import render as renders
+    from kasbah.apply_locks import apply_locks
+    from kasbah.render.output import RenderTargetError, reading
 
-    the_plan = buildable_plan(spec)
-    files = renders.render(the_plan)
-    if build is None:
-        target = out / the_plan.phase
-        renders.write(files, target)
-    else:
-        target = build
-        if not (build / "inventory" / "kasbah.yml").is_file():
-            err = _console(stderr=True)
-            err.print(f"error: {build} holds no rendered inventory (inventory/kasbah.yml)")
-            err.print(f"  = hint: run `kasbah render {spec} --out {build.parent}` first, or drop --build")
-            raise typer.Exit(2)
-        stale = renders.stale(files, build)
-        if stale:
-            err = _console(stderr=True)
-            err.print(f"error: {build} does not match {spec} ({len(stale)} file(s) differ, e.g. {stale[0]})")
-            err.print("  = hint: run `kasbah render` again, or drop --build to render before applying")
-            raise typer.Exit(1)
+    if spec is None and build is None:
+        _console(stderr=True).print("error: give a phase spec to render and apply, or --build DIR to apply a render")
+        raise typer.Exit(2)
     variables: dict[str, object] = {}
     for item in extra_vars or []:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
-            _console(stderr=True).print(f"error: --extra-vars {item!r} is not KEY=VALUE")
+            _console(stderr=True).print(f"error: --extra-vars {item!r} is not KEY=VALUE", markup=False)
             raise typer.Exit(2)
         variables[key] = value
+    extra_inventories = list(inventory or [])
+    extra_inventories += [Path(p) for p in os.environ.get("KASBAH_EXTRA_INVENTORY", "").split(os.pathsep) if p]
     tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     console = _console()
-    counts = dict.fromkeys(ansible_run.OUTCOMES, 0)
+    err = _console(stderr=True)
 
-    def progress(host: str, outcome: str) -> None:
-        counts[outcome] += 1
-        if outcome in ("failed", "unreachable"):
-            console.print(f"  [red]{outcome}[/]: {host}")
-
-    console.print(
-        f"applying {the_plan.phase} from {target}"
-        + (" (check mode)" if check else "")
-        + (f", limit {limit}" if limit else "")
-        + (f", tags {','.join(tag_list)}" if tag_list else "")
-    )
     try:
-        with console.status("running playbooks", spinner="dots") as status:
-
-            def hook(host: str, outcome: str) -> None:
-                progress(host, outcome)
-                status.update("  ".join(f"{k} {v}" for k, v in counts.items()))
-
-            result = ansible_run.run(
-                target,
-                phase=the_plan.phase,
-                check=check,
-                limit=limit,
-                tags=tag_list,
-                extravars=variables,
-                vault_password_file=vault_password_file,
-                on_result=hook,
-                secret_vars=ansible_run.secrets_from_environment(dict(os.environ)),
-                inventories=inventory,
-            )
-    except ansible_run.ApplyError as exc:
-        _console(stderr=True).print(f"error: {exc}")
+        if build is None:
+            assert spec is not None
+            the_plan = buildable_plan(spec)
+            target = out / the_plan.phase
+            renders.write(renders.render(the_plan), target)
+        else:
+            target = build
+        with reading(target):
+            if build is None:
+                phase = the_plan.phase
+            else:
+                phase, _ = _checked_build(spec, build)
+            with apply_locks(target.parent, limit, say=lambda m: err.print(m, markup=False)):
+                result, report_path = _run_apply(
+                    console,
+                    target,
+                    phase,
+                    check,
+                    limit,
+                    tag_list,
+                    variables,
+                    vault_password_file,
+                    extra_inventories,
+                    report,
+                )
+    except RenderTargetError as exc:
+        err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from None
-    report_path = report or out / "runs" / f"{the_plan.phase}.json"
-    ansible_run.write_report(result, report_path)
+    except ansible_run.ApplyError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
     totals = result.totals()
     console.print(
-        f"hosts: {len(result.hosts)}  " + "  ".join(f"{k} {v}" for k, v in totals.items()) + f"  (report {report_path})"
+        f"hosts: {len(result.hosts)}  "
+        + "  ".join(f"{k} {v}" for k, v in totals.items())
+        + f"  (report {report_path})",
+        markup=False,
     )
     if result.succeeded:
         raise typer.Exit(0)
     if result.unreachable_hosts:
-        console.print(f"[red]unreachable[/]: {', '.join(result.unreachable_hosts)}")
+        console.print(Text("unreachable", style="red") + Text(f": {', '.join(result.unreachable_hosts)}"))
     if result.failed_hosts:
-        console.print(f"[red]failed[/]: {', '.join(result.failed_hosts)}")
+        console.print(Text("failed", style="red") + Text(f": {', '.join(result.failed_hosts)}"))
     if result.retry_limit:
-        console.print(f"retry just them: kasbah apply {spec} --limit {result.retry_limit}")
+        again = f"kasbah apply {spec}" if spec else f"kasbah apply --build {target}"
+        console.print(f"retry just them: {again} --limit {result.retry_limit}", markup=False)
     else:
-        console.print(f"[red]the run failed[/] (status {result.status}, rc {result.rc}); see {report_path}")
+        console.print(
+            Text("the run failed", style="red") + Text(f" (status {result.status}, rc {result.rc}); see {report_path}")
+        )
     raise typer.Exit(1)
 
 
-@app.command()
-def verify(
-    spec: SpecArg,
-    lab: Annotated[bool, typer.Option("--lab", help="Check the live lab (kasbah lab up) against the plan.")] = False,
-) -> None:
-    """Check what runs against the plan; `--lab`: sessions, BFD, region paths, loaded rules, buckets."""
-    from kasbah.cli_lab import verify as verify_lab
+def _run_apply(
+    console: Console,
+    target: Path,
+    phase: str,
+    check: bool,
+    limit: str | None,
+    tag_list: list[str] | None,
+    variables: dict[str, object],
+    vault_password_file: Path | None,
+    inventories: list[Path],
+    report: Path | None,
+) -> tuple[Any, Path]:
+    from kasbah import ansible_run
 
-    if not lab:
-        _console(stderr=True).print("error: only the lab can be verified today: add --lab")
-        raise typer.Exit(2)
-    verify_lab(spec)
+    counts = dict.fromkeys(ansible_run.OUTCOMES, 0)
+    console.print(
+        f"applying {phase} from {target}"
+        + (" (check mode)" if check else "")
+        + (f", limit {limit}" if limit else "")
+        + (f", tags {','.join(tag_list)}" if tag_list else ""),
+        markup=False,
+    )
+    with console.status("running playbooks", spinner="dots") as status:
+
+        def hook(host: str, outcome: str) -> None:
+            counts[outcome] += 1
+            if outcome in ("failed", "unreachable"):
+                console.print(Text(f"  {outcome}", style="red") + Text(f": {host}"))
+            status.update("  ".join(f"{k} {v}" for k, v in counts.items()))
+
+        result = ansible_run.run(
+            target,
+            phase=phase,
+            check=check,
+            limit=limit,
+            tags=tag_list,
+            extravars=variables,
+            vault_password_file=vault_password_file,
+            on_result=hook,
+            secret_vars=ansible_run.secrets_from_environment(dict(os.environ)),
+            inventories=inventories or None,
+        )
+    report_path = report or target.parent / "runs" / phase / _report_name(tag_list, limit)
+    ansible_run.write_report(result, report_path)
+    return result, report_path
 
 
 @app.command()

@@ -158,7 +158,7 @@ def test_missing_vault_password_file_and_unknown_tags_are_refused(build: Path, t
 def test_a_stale_build_is_refused(build: Path) -> None:
     (build / "inventory" / "inventory.json").write_text("{}")
     code, out, _ = apply(build, "--tags", "base")
-    assert code == 1 and "does not match" in out
+    assert code == 1 and "changed after it was rendered" in out
 
 
 def test_missing_playbook_is_a_clear_error(build: Path, tmp_path: Path) -> None:

@@ -122,8 +122,8 @@ def test_write_replaces_the_directory_all_or_nothing(tmp_path: Path) -> None:
     out = tmp_path / "phase1"
     renders.write({"a.txt": "1\n", "d/b.txt": "2\n"}, out)
     renders.write({"a.txt": "3\n"}, out)
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["phase1"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".kasbah-render.json", "a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".phase1.lock", "phase1"]  # no temp tree left
 
 
 @pytest.mark.parametrize("path", GOLDEN_FILES)

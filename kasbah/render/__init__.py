@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -92,25 +89,9 @@ def stale(files: Files, out_dir: Path) -> list[str]:
     return out
 
 
-def write(files: Files, out_dir: Path) -> None:
-    """Replace `out_dir` with exactly `files`, all or nothing: written beside it, then swapped in."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        for rel, text in files.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            if text.startswith("#!"):
-                target.chmod(0o755)
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def write(files: Files, out_dir: Path) -> bool:
+    """Make `out_dir` hold exactly `files`, all or nothing, safe beside concurrent writers and readers
+    (`kasbah.render.output`); True when anything changed on disk."""
+    from kasbah.render import output
+
+    return output.write(files, out_dir, digest(files))
