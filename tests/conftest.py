@@ -47,3 +47,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if report.skipped and os.environ.get("KASBAH_NO_SKIPS") == "1":
         report.outcome = "failed"
         report.longrepr = f"skipped where skips are not allowed (KASBAH_NO_SKIPS=1): {report.longrepr}"
+
+
+def phase_guard_vars(plan: Plan, state_dir: Path) -> dict[str, object]:
+    """What kasbah's inventory plugin sets for the phase guard, for tests that run a play on their own inventory."""
+    return {
+        "kasbah_campus": plan.campus,
+        "kasbah_phase": plan.phase,
+        "kasbah_phase_order": [p.id for p in plan.phases].index(plan.phase) + 1,
+        "phase_guard_state_dir": str(state_dir),
+    }

@@ -294,6 +294,10 @@ class Stack:
     def extravars(self) -> dict[str, Any]:
         return {
             "kasbah_build_dir": str(self.build),
+            "kasbah_campus": "casablanca-ai",
+            "kasbah_phase": "phase1",
+            "kasbah_phase_order": 1,
+            "phase_guard_state_dir": str(self.work / "phase-guard"),
             "monitoring_stage_dir": str(self.dir("stage")),
             "monitoring_prometheus_dir": str(self.dir("prometheus")),
             "monitoring_alertmanager_dir": str(self.dir("alertmanager")),

@@ -76,7 +76,15 @@ def test_every_planned_host_loads_into_its_pod_hall_phase_and_sku_groups(phase1:
     assert _plain(hostvars["edge1"]["ansible_host"]) == plan.edge.routers[0].loopback.split("/")[0]
     assert inv["subnet_managers"]["hosts"] == ["sm-phase1-d0-1", "sm-phase1-d0-2"]
     # Hosts carry their address and the campus-wide values only; pod values live in gpu/pods/.
-    assert set(hostvars["h1-su001-r01-n01"]) == {"ansible_host", "ansible_local", "kasbah_build_dir"}
+    assert set(hostvars["h1-su001-r01-n01"]) == {
+        "ansible_host",
+        "ansible_local",
+        "kasbah_build_dir",
+        "kasbah_campus",
+        "kasbah_phase",
+        "kasbah_phase_order",
+    }
+    assert hostvars["edge1"]["kasbah_phase_order"] == 1 and _plain(hostvars["edge1"]["kasbah_phase"]) == "phase1"
     assert _plain(hostvars["h1-su001-r01-n01"]["kasbah_build_dir"]) == str(phase1)
     addresses = [_plain(v["ansible_host"]) for v in hostvars.values()]
     assert len(set(addresses)) == len(addresses)

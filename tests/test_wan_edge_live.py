@@ -31,7 +31,7 @@ from kasbah.netns import FrrInstance
 from kasbah.plan.derive import Plan
 from kasbah.plan.edge import EdgeRouter
 from kasbah.render import frr
-from tests.conftest import REPO, plan_of
+from tests.conftest import REPO, phase_guard_vars, plan_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and FRR daemons need root")
 
@@ -89,6 +89,7 @@ class Lab:
         vtysh = " ".join(self.edge.vtysh_args())
         return {
             "kasbah_build_dir": str(self.build_dir),
+            **phase_guard_vars(self.plan, self.work / "phase-guard"),
             "wan_edge_config_dir": str(self.edge.config_dir),
             "wan_edge_reload_command": " ".join(self.edge.reload_command()),
             "wan_edge_vtysh_command": vtysh,

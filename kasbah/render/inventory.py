@@ -80,6 +80,9 @@ def render(plan: Plan) -> Files:
     data = {
         "campus": plan.campus,
         "phase": plan.phase,
+        # 1-based place of the phase in the campus's chain: hosts several phases configure record it, so an older
+        # phase's run can tell it would downgrade them (playbooks/roles/phase_guard).
+        "phase_order": [p.id for p in plan.phases].index(plan.phase) + 1,
         "groups": sorted(groups),
         "children": {k: sorted(v) for k, v in sorted(children.items())},
         "hosts": hosts,

@@ -53,6 +53,10 @@ class InventoryModule(BaseInventoryPlugin):
         # Roles read the rendered files next to the inventory; one variable on `all` instead of the per-host
         # inventory_dir/inventory_file pair add_host would set (it doubles what each host carries).
         inv.set_variable("all", "kasbah_build_dir", os.path.dirname(os.path.dirname(os.path.abspath(path))))
+        # Which phase's plan this is, for the phase guard of hosts several phases configure.
+        inv.set_variable("all", "kasbah_campus", data["campus"])
+        inv.set_variable("all", "kasbah_phase", data["phase"])
+        inv.set_variable("all", "kasbah_phase_order", int(data["phase_order"]))
         for group in data["groups"]:
             inv.add_group(group)
         for parent, children in data["children"].items():
