@@ -78,6 +78,30 @@ def up(spec: Annotated[Path, typer.Argument(help="A phase spec, e.g. stacks/phas
     console.print("next: kasbah lab status | kasbah lab drill | kasbah lab cut CABLE | kasbah lab down")
 
 
+@lab_app.command("deploy")
+def deploy(
+    spec: Annotated[Path, typer.Argument(help="A phase spec of the lab's campus, e.g. stacks/phase1.yaml.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Run every step, as a role fix that changes every trigger would.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON of the steps.")] = False,
+) -> None:
+    """Run a phase stack's on-premises steps on the lab, as `pulumi up -s <phase>` would: unchanged steps don't run."""
+    from kasbah.cli import buildable_plan
+    from kasbah.lab.lifecycle import LabError
+    from kasbah.lab.lifecycle import deploy as lab_deploy
+
+    buildable_plan(spec)
+    state, _plan = _lab()
+    console = _console(stderr=as_json)
+    try:
+        run = lab_deploy(spec, state, say=lambda m: console.print(m, markup=False), replace=replace)
+    except LabError as exc:
+        raise _fail(str(exc), code=1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(run.as_dict(), indent=2, sort_keys=True) + "\n")
+
+
 @lab_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False) -> None:
     """Sessions, the path each region uses, probes, firing alerts and bucket conformance."""

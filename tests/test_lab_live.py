@@ -104,18 +104,25 @@ def test_lab_up_succeeds_and_records_everything(lab: Lab) -> None:
         "alertmanager",
         "blackbox",
         "moto",
-        "kasbah apply",
+        "step",
     }
-    assert all(netns.pid_alive(p.pid) != (p.name == "kasbah apply") for p in state.processes)
+    steps = [p for p in state.processes if p.name.startswith("step ")]
+    assert steps and not any(netns.pid_alive(p.pid) for p in steps)
+    assert all(netns.pid_alive(p.pid) for p in state.processes if not p.name.startswith("step "))
 
 
-def test_the_edges_were_configured_by_kasbah_apply(lab: Lab) -> None:
-    report = json.loads((lab.directory / "apply.json").read_text())
-    assert report["tags"] == ["wan_edge", "monitoring"]
-    assert report["status"] == "successful"
-    hosts = set(report["hosts"])
+def test_the_edges_were_configured_by_the_stack_steps(lab: Lab) -> None:
+    """Each edge router and the monitoring host by its own step of phase 1's stack, through `kasbah apply --build`."""
+    run = json.loads((lab.directory / "stacks" / "phase1.run.json").read_text())
+    reports = [json.loads(p.read_text()) for p in sorted((lab.directory / "stacks" / "build" / "runs").rglob("*.json"))]
+    assert reports and all(r["status"] == "successful" for r in reports)
+    assert {t for r in reports for t in r["tags"]} == {"wan_edge", "monitoring"}
+    hosts = {h for r in reports for h in r["hosts"]}
     assert {r.id for r in lab.plan.edge.routers} | {"mon1"} == hosts
-    rendered = (lab.directory / "build" / "phase1" / "frr" / "edge1.conf.j2").read_text()
+    ran = {s["name"] for s in run["steps"] if s["outcome"] == "ran"}
+    assert len(ran) == len(reports)
+    rendered = (lab.directory / "stacks" / "build" / "phase1" / "frr" / "edge1.conf.j2").read_text()
+    assert rendered == (lab.directory / "build" / "phase1" / "frr" / "edge1.conf.j2").read_text()
     deployed = (lab.directory / "frr" / "edge1" / "etc" / "frr.conf").read_text()
     # The deployed file is the render with only the vault variables filled in.
     pattern = re.escape(rendered).replace(r"\{\{\ ", "{{ ").replace(r"\ \}\}", " }}")
@@ -167,9 +174,10 @@ def test_no_session_password_leaves_the_routers(lab: Lab) -> None:
         assert conf.stat().st_mode & 0o077 == 0o040  # owner frr, group read only
         passwords |= set(re.findall(r" password (\S+)", conf.read_text()))
     assert len(passwords) == sum(len(r.sessions) for r in lab.plan.edge.routers)
-    texts = [(lab.directory / "logs" / "apply.log").read_text(), (lab.directory / "apply.json").read_text()]
-    texts += [lab.up.stdout, lab.up.stderr, (lab.directory / "state.json").read_text()]
-    texts += [p.read_text() for p in (lab.directory / "build").rglob("*") if p.is_file() and p.suffix != ".tsv"]
+    texts = [lab.up.stdout, lab.up.stderr, (lab.directory / "state.json").read_text()]
+    for sub in ("logs", "stacks", "overlays", "build"):  # step logs, run reports, renders
+        texts += [p.read_text(errors="replace") for p in (lab.directory / sub).rglob("*") if p.is_file()]
+    assert any("--tags wan_edge" in t for t in texts)  # the step logs were read
     for password in passwords:
         assert not any(password in t for t in texts)
 

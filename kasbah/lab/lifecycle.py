@@ -10,15 +10,16 @@ interpreter into each router's namespace. Session passwords and webhook tokens a
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -131,14 +132,17 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
         step = "start the S3 endpoint"
         _start_storage(plan, state, say)
         step = "start Prometheus, Alertmanager and the blackbox exporter"
-        source = labmon.lab_source(build, directory / "monitoring-source")
+        source = labmon.lab_source(build, directory / "monitoring-source" / plan.phase)
         campus_ns = state.netns(CAMPUS_NODE)
         for name, pid in sorted(labmon.start(campus_ns, directory / "monitoring").items()):
             state.add_process(name, pid, campus_ns, directory / "monitoring", expect=name)
-        step = "apply the wan_edge and monitoring roles (kasbah apply)"
-        tokens = {var: secrets.token_hex(12) for var in labmon.token_vars(source)}
-        overlay = _overlay(plan, state, source)
-        _apply(spec, build, overlay, {**passwords, **tokens}, state, say)
+        step = "deploy the phase stacks' on-premises steps"
+        vault = LabVault(directory)
+        vault.add({s.password_var: passwords[s.password_var] for r in plan.edge.routers for s in r.sessions})
+        vault.add({var: secrets.token_hex(12) for var in labmon.token_vars(source)})
+        for summary in plan.phases:
+            phase_spec = spec if summary.id == plan.phase else Path(summary.file)
+            deploy(phase_spec, state, say, vault=vault)
         step = "wait for the BGP and BFD sessions"
         state.timings["sessions_s"] = round(_wait_sessions(plan, state), 2)
         state.status = "up"
@@ -175,8 +179,37 @@ def _start_storage(plan: Plan, state: LabState, say: Say) -> None:
     )
 
 
+class LabVault:
+    """The lab's secrets (session passwords, webhook tokens, anything else a stack requires): random per lab, kept
+    in one 0600 file of the lab's directory (the lab's stand-in for the campus's vault and `pulumi config set
+    --secret`), so every stack deployed on the lab gets the same values. Never in a log, report, render or state."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "vault.json"
+        self.values: dict[str, str] = {}
+        if self.path.is_file():
+            self.values = json.loads(self.path.read_text(encoding="utf-8"))
+
+    def add(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self.values.setdefault(key, value)
+        self.path.touch(mode=0o600)
+        self.path.chmod(0o600)
+        self.path.write_text(json.dumps(self.values, sort_keys=True), encoding="utf-8")
+
+    def for_stack(self, keys: list[str]) -> dict[str, str]:
+        """Values of a stack's required secrets: the lab's S3 keys, and a random value for any new one."""
+        from kasbah import buckets
+
+        creds = buckets.lab_credentials()
+        fixed = {"s3AccessKey": creds["AWS_ACCESS_KEY_ID"], "s3SecretKey": creds["AWS_SECRET_ACCESS_KEY"]}
+        self.add({k: secrets.token_hex(12) for k in keys if k not in fixed and k not in self.values})
+        return {k: fixed.get(k) or self.values[k] for k in keys}
+
+
 def _overlay(plan: Plan, state: LabState, source: Path) -> Path:
-    """The lab's inventory layer: how Ansible reaches each router and the monitoring host inside its namespace."""
+    """The lab's inventory layer for one phase's steps: how Ansible reaches each router and the monitoring host
+    inside its namespace, and where each host keeps its phase record (namespaces share one filesystem)."""
     directory = Path(state.dir)
     instances = network.frr_instances(state)
     edges = {}
@@ -190,6 +223,7 @@ def _overlay(plan: Plan, state: LabState, source: Path) -> Path:
             "wan_edge_vtysh_command": " ".join(inst.vtysh_args()),
             "wan_edge_verify_retries": 60,
             "wan_edge_verify_delay": 1,
+            "phase_guard_state_dir": str(directory / "hosts" / router.id),
         }
     monitors = [h.name for h in plan.service_hosts if h.role == "monitoring"]
     campus_ns = state.netns(CAMPUS_NODE)
@@ -198,51 +232,85 @@ def _overlay(plan: Plan, state: LabState, source: Path) -> Path:
         "all": {
             "children": {
                 "edge_routers": {"hosts": edges},
-                "monitoring": {"hosts": dict.fromkeys(monitors, mon_vars)},
+                "monitoring": {
+                    "hosts": {m: {**mon_vars, "phase_guard_state_dir": str(directory / "hosts" / m)} for m in monitors}
+                },
             }
         }
     }
-    path = directory / "inventory.yml"
+    path = directory / "overlays" / f"{plan.phase}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory, sort_keys=True), encoding="utf-8")
     return path
 
 
-def kasbah_command() -> list[str]:
-    return [sys.executable, "-m", "kasbah.cli"]
+def kasbah_command() -> str:
+    """The `kasbah` the lab's steps run: this installation's console script (kasbahCommand of the stacks)."""
+    script = Path(sys.executable).parent / "kasbah"
+    return str(script) if script.is_file() else "kasbah"
 
 
-def _apply(spec: Path, build: Path, overlay: Path, secret_vars: dict[str, str], state: LabState, say: Say) -> None:
+def deploy(spec: Path, state: LabState, say: Say, *, vault: LabVault | None = None, replace: bool = False) -> Any:
+    """Run the on-premises steps of `spec`'s phase stack on the lab, as `pulumi up -s <phase>` would."""
+    from kasbah.findings import Level
+    from kasbah.lab import stack
+    from kasbah.plan.derive import derive
+    from kasbah.spec.load import load_spec
+
     directory = Path(state.dir)
-    log = directory / "logs" / "apply.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **{k.upper(): v for k, v in secret_vars.items()}, "COLUMNS": "160"}
-    args = [
-        *kasbah_command(),
-        "apply",
-        str(spec),
-        "--build",
-        str(build),
-        "--tags",
-        "wan_edge,monitoring",
-        "--limit",
-        "edge_routers:monitoring",
-        "--inventory",
-        str(overlay),
-        "--out",
-        str(directory / "build"),
-        "--report",
-        str(directory / "apply.json"),
-    ]
-    say("kasbah apply --tags wan_edge,monitoring --limit edge_routers:monitoring (the lab's inventory overlay)")
+    plan, findings = derive(load_spec(spec))
+    errors = [f for f in findings if f.level >= Level.ERROR]
+    if plan is None or errors:
+        raise LabError(f"{spec} has {len(errors)} error finding(s): `kasbah validate {spec}`")
+    lab_plan = Plan.model_validate_json((directory / "build" / state.phase / "plan.json").read_text("utf-8"))
+    if plan.campus != lab_plan.campus or plan.phase not in [p.id for p in lab_plan.phases]:
+        chain = ", ".join(p.id for p in lab_plan.phases)
+        raise LabError(f"{plan.campus} {plan.phase} is not a phase of the lab's campus ({lab_plan.campus}: {chain})")
+    vault = vault or LabVault(directory)
+    from kasbah.pulumi_program import required_secrets
+
+    build_root = directory / "stacks" / "build"
     t0 = time.monotonic()
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        state.add_process("kasbah apply", proc.pid, None, log, expect="kasbah.cli")
-        proc.wait(timeout=900)
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-8:])
-        raise LabError(f"kasbah apply exited {proc.returncode} (log {log}):\n{tail}")
-    say(f"applied in {time.monotonic() - t0:.1f} s (report {directory / 'apply.json'})")
+    steps = stack.registered_steps(
+        spec,
+        plan,
+        build_dir=build_root,
+        secrets=vault.for_stack(required_secrets(plan)),
+        kasbah_command=kasbah_command(),
+    )
+    source = labmon.lab_source(build_root / plan.phase, directory / "monitoring-source" / plan.phase)
+    overlay = _overlay(plan, state, source)
+    lab_hosts = {"edge_routers", "monitoring"} | {r.id for r in plan.edge.routers}
+    lab_hosts |= {h.name for h in plan.service_hosts if h.role == "monitoring"}
+    say(f"stack {plan.phase}: {len(steps)} steps registered by the program (under the mocks)")
+    try:
+        run = stack.run_steps(
+            plan.phase,
+            steps,
+            lab_hosts=lab_hosts,
+            extra_env={"KASBAH_EXTRA_INVENTORY": str(overlay), "COLUMNS": "160"},
+            record=directory / "stacks" / f"{plan.phase}.steps.json",
+            logs=directory / "logs" / "steps",
+            say=say,
+            replace=replace,
+            on_start=lambda name, pid, log: state.add_process(
+                f"step@{plan.phase}/{name}", pid, None, log, expect="kasbah"
+            ),
+        )
+    except stack.StackRunError as exc:
+        raise LabError(str(exc)) from None
+    report = directory / "stacks" / f"{plan.phase}.run.json"
+    report.write_text(json.dumps(run.as_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if plan.phase not in state.deployed:
+        state.deployed.append(plan.phase)
+    state.timings[f"stack_{plan.phase}_s"] = round(time.monotonic() - t0, 1)
+    state.save()
+    say(
+        f"stack {plan.phase}: ran {len(run.ran())} of {len(steps)} steps in {run.seconds:.1f} s "
+        f"({sum(1 for s in run.steps if s.outcome == 'unchanged')} unchanged, "
+        f"{sum(1 for s in run.steps if s.outcome == 'no-lab-host')} with no lab host)"
+    )
+    return run
 
 
 def _wait_sessions(plan: Plan, state: LabState, timeout: float = 60) -> float:

@@ -51,6 +51,8 @@ class LabState:
     frr: dict[str, str] = field(default_factory=dict)
     """Node id -> FRR instance base directory."""
     s3_endpoint: str = ""
+    deployed: list[str] = field(default_factory=list)
+    """Phase stacks whose steps ran on the lab, in order."""
     cuts: dict[str, str] = field(default_factory=dict)
     """Cable -> namespace holding its nftables drop table."""
     timings: dict[str, float] = field(default_factory=dict)
