@@ -96,8 +96,9 @@ def required_secrets(plan: Plan) -> list[str]:
 
 
 def secret_commands(plan: Plan) -> list[str]:
-    """The `pulumi config set --secret` line of each secret the stack of `plan` needs (values left to type)."""
-    return [f"pulumi config set --secret {NAMESPACE}:{key} <value>" for key in required_secrets(plan)]
+    """The `pulumi config set --secret` line of each secret the stack of `plan` needs; without a value on the
+    command line the CLI prompts for it, so it stays out of the shell history."""
+    return [f"pulumi config set --secret {NAMESPACE}:{key}" for key in required_secrets(plan)]
 
 
 def default_kasbah_command(root: Path | None = None) -> str:
