@@ -189,7 +189,9 @@ def run(root: Path) -> dict[str, Any]:
     c = _components()
     rendered = renders.render(plan)
     build_dir = Path(settings.build_dir)
-    renders.write(rendered, (build_dir if build_dir.is_absolute() else root / build_dir) / plan.phase)
+    target = (build_dir if build_dir.is_absolute() else root / build_dir) / plan.phase
+    if renders.stale(rendered, target):  # what `apply --build` checks; `pulumi up` runs the program twice
+        renders.write(rendered, target)
     deployment = c.PhaseDeployment(
         plan.phase,
         c.PhaseDeploymentArgs(
