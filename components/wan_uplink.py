@@ -7,8 +7,9 @@ cable and waits for those routers' steps (`opts.depends_on`), so whatever depend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -20,14 +21,15 @@ from kasbah.plan.wan import CableUse
 class WanUplinkArgs:
     """Inputs of a WanUplink.
 
-    cable_id, landing_station, far_end, lit_gbps: the cable (`plan.wan.cables[i]`). sessions: the sessions this
-    phase adds over it. router_steps: the steps of the routers carrying them (the uplink is up once they ran).
-    Build it from the plan with `from_plan`.
+    cable_id, landing_station, far_end, lit_gbps: the cable (`plan.wan.cables[i]`). routers: the edge routers
+    carrying its sessions; router_steps: their steps (the uplink is up once they ran). sessions: reported as
+    outputs only (router, peerAsn, link). Build it from the plan with `from_plan`.
     """
 
     cable_id: str
-    sessions: Sequence[BgpSession]
+    routers: Sequence[str]
     router_steps: Sequence[pulumi.Input[pulumi.Resource]] = ()
+    sessions: Sequence[Mapping[str, Any]] = ()
     landing_station: str = ""
     far_end: str = ""
     lit_gbps: float | None = None
@@ -36,10 +38,13 @@ class WanUplinkArgs:
     def from_plan(
         cls, cable: CableUse, sessions: Sequence[BgpSession], router_steps: Sequence[pulumi.Input[pulumi.Resource]]
     ) -> WanUplinkArgs:
+        if not sessions:
+            raise ValueError(f"WanUplink: no BGP session over cable {cable.id}")
         return cls(
             cable_id=cable.id,
-            sessions=sessions,
+            routers=sorted({s.edge_router for s in sessions}),
             router_steps=router_steps,
+            sessions=[{"router": s.edge_router, "peerAsn": s.peer_asn, "link": s.link_cidr} for s in sessions],
             landing_station=cable.landing_station,
             far_end=cable.far_end,
             lit_gbps=cable.lit_gbps,
@@ -50,11 +55,11 @@ class WanUplink(pulumi.ComponentResource):
     """A cable's sessions, after the steps of the routers that carry them."""
 
     def __init__(self, name: str, args: WanUplinkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        if not args.sessions:
-            raise ValueError(f"WanUplink {name}: no BGP session over cable {args.cable_id}")
+        if not args.routers:
+            raise ValueError(f"WanUplink {name}: no edge router carries cable {args.cable_id}")
         after = pulumi.ResourceOptions(depends_on=list(args.router_steps))
         super().__init__("kasbah:wan:WanUplink", name, {}, pulumi.ResourceOptions.merge(opts, after))
-        self.routers = sorted({s.edge_router for s in args.sessions})
+        self.routers = sorted(args.routers)
         self.register_outputs(
             {
                 "cable": args.cable_id,
@@ -62,8 +67,6 @@ class WanUplink(pulumi.ComponentResource):
                 "farEnd": args.far_end,
                 "litGbps": args.lit_gbps,
                 "routers": self.routers,
-                "sessions": [
-                    {"router": s.edge_router, "peerAsn": s.peer_asn, "link": s.link_cidr} for s in args.sessions
-                ],
+                "sessions": [dict(s) for s in args.sessions],
             }
         )
