@@ -114,7 +114,7 @@ def test_gpu_pod_step_from_plain_args_with_options_passed_down(lab: Mocked) -> N
     assert len(stored) == 11 and stored <= set(step.dependencies)
 
 
-@pytest.mark.parametrize("kind", ["gpu-pod", "edge-router", "monitoring", "object-storage"])
+@pytest.mark.parametrize("kind", ["gpu-pod", "edge-router", "monitoring", "object-storage", "object-storage-provider"])
 def test_every_component_hands_depends_on_protect_and_providers_to_its_children(kind: str) -> None:
     def program() -> None:
         first = CommandProvider("first-shell")
@@ -143,7 +143,12 @@ def test_every_component_hands_depends_on_protect_and_providers_to_its_children(
             ObjectStorage(
                 "x",
                 ObjectStorageArgs(buckets=[BucketArgs(purpose="b", name="b")], tags=LAB_TAGS),
-                opts=opts.merge(pulumi.ResourceOptions(providers=[minio])),
+                # `providers=[...]` or a single `provider=`: either way the component builds no provider of its own
+                opts=opts.merge(
+                    pulumi.ResourceOptions(provider=minio)
+                    if kind == "object-storage-provider"
+                    else pulumi.ResourceOptions(providers=[minio])
+                ),
             )
 
     result = run_mocked(program)
@@ -153,6 +158,7 @@ def test_every_component_hands_depends_on_protect_and_providers_to_its_children(
     gate_step = result.named("gate-apply").urn
     gate = result.named("gate").urn
     wanted_provider = next(r.urn for r in result.resources if r.name in ("first-shell", "first-minio"))
+    assert not [k for k in kids if k.type.startswith("pulumi:providers:")]  # the caller's provider, none of its own
     for kid in kids:
         assert kid.name.startswith("x-"), kid.name
         assert kid.protect, kid.name
