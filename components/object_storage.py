@@ -1,4 +1,4 @@
-"""ObjectStorage: the campus's buckets on its own S3-compatible endpoint (e.g. Ceph RGW), not on AWS."""
+"""ObjectStorage: buckets on an S3-compatible endpoint (the campus's Ceph RGW, a lab's MinIO), not on AWS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components._step import child_options, remember_depends_on
 from kasbah.plan.storage import Bucket, StoragePlan
 
 with warnings.catch_warnings():
@@ -28,25 +29,76 @@ LOCK_MODE = "COMPLIANCE"
 
 
 @dataclass
+class BucketArgs:
+    """One bucket: its purpose (the key of the component's `buckets` and of its children's names) and policy.
+
+    name may come from another resource (`pulumi.Input`). Build it from a plan's bucket with `from_plan`.
+    """
+
+    purpose: str
+    name: pulumi.Input[str]
+    versioning: bool = True
+    noncurrent_expire_days: int = 30
+    expire_days: int | None = None
+    object_lock_days: int | None = None
+
+    @classmethod
+    def from_plan(cls, b: Bucket) -> BucketArgs:
+        return cls(
+            purpose=b.purpose,
+            name=b.name,
+            versioning=b.versioning,
+            noncurrent_expire_days=b.noncurrent_expire_days,
+            expire_days=b.expire_days,
+            object_lock_days=b.object_lock_days,
+        )
+
+
+@dataclass
 class ObjectStorageArgs:
     """Inputs of ObjectStorage.
 
-    storage: `plan.storage` (endpoint, region, path style). buckets: the buckets this stack owns (those whose
-    `.phase` is the stack's phase; later phases read them through a StackReference). access_key / secret_key:
-    secrets from stack config. tags: `{campus, phase}`, on every taggable resource and as provider default tags.
+    buckets: the buckets this component owns. tags: e.g. `{campus, phase}`, on every taggable resource and as
+    the provider's default tags. The S3 provider: either the caller's (`opts.provider` or `opts.providers`
+    holding an `aws.Provider`; then endpoint and keys are not read) or one the component builds from endpoint,
+    region, path_style, access_key and secret_key (secrets from stack config, never from a spec).
     """
 
-    storage: StoragePlan
-    buckets: Sequence[Bucket]
-    access_key: pulumi.Input[str]
-    secret_key: pulumi.Input[str]
+    buckets: Sequence[BucketArgs]
     tags: Mapping[str, str]
+    endpoint: pulumi.Input[str] | None = None
+    region: pulumi.Input[str] = "us-east-1"
+    path_style: pulumi.Input[bool] = True
+    access_key: pulumi.Input[str] | None = None
+    secret_key: pulumi.Input[str] | None = None
+
+    @classmethod
+    def from_plan(
+        cls,
+        storage: StoragePlan,
+        buckets: Sequence[Bucket],
+        *,
+        access_key: pulumi.Input[str],
+        secret_key: pulumi.Input[str],
+        tags: Mapping[str, str],
+    ) -> ObjectStorageArgs:
+        """The campus's storage: `plan.storage` and the buckets a stack owns."""
+        return cls(
+            buckets=[BucketArgs.from_plan(b) for b in buckets],
+            tags=tags,
+            endpoint=storage.endpoint,
+            region=storage.region,
+            path_style=storage.path_style,
+            access_key=access_key,
+            secret_key=secret_key,
+        )
 
 
 class ObjectStorage(pulumi.ComponentResource):
-    """An explicit `aws.Provider` for the campus endpoint, and per bucket: versioning, encryption, public access
-    blocked, lifecycle rules and (for checkpoints) Object Lock. Buckets are `protect=True`: they hold data that
-    `pulumi destroy` must never take with it.
+    """An `aws.Provider` for an S3-compatible endpoint (its own, or the caller's), and per bucket: versioning,
+    encryption, public access blocked, lifecycle rules and (when asked) Object Lock. Buckets are `protect=True`:
+    they hold data that `pulumi destroy` must never take with it. Every child is named `<name>-...`, parented to
+    the component (so it inherits `protect` and providers) and waits for the component's `opts.depends_on`.
     """
 
     provider: aws.Provider
@@ -54,36 +106,41 @@ class ObjectStorage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kasbah:storage:ObjectStorage", name, {}, opts)
-        self.provider = self._create_provider(name, args)
+        remember_depends_on(self, opts)
+        given = self._providers.get("aws")
+        self.provider = given if given is not None else self._create_provider(name, args)  # type: ignore[assignment]
         self.buckets = {b.purpose: self._create_bucket(name, b, args) for b in args.buckets}
         self.register_outputs(
             {
-                "endpoint": args.storage.endpoint,
-                "region": args.storage.region,
+                "endpoint": args.endpoint,
+                "region": args.region,
                 "buckets": {purpose: bucket.bucket for purpose, bucket in sorted(self.buckets.items())},
             }
         )
 
     def _create_provider(self, name: str, args: ObjectStorageArgs) -> aws.Provider:
-        s = args.storage
+        if args.endpoint is None or args.access_key is None or args.secret_key is None:
+            raise ValueError(
+                f"ObjectStorage {name}: give endpoint, access_key and secret_key, or an aws.Provider in opts"
+            )
         return aws.Provider(
             f"{name}-provider",
-            region=s.region,
+            region=args.region,
             access_key=args.access_key,
             secret_key=args.secret_key,
-            endpoints=[aws.ProviderEndpointArgs(s3=s.endpoint)],
-            s3_use_path_style=s.path_style,
+            endpoints=[aws.ProviderEndpointArgs(s3=args.endpoint)],
+            s3_use_path_style=args.path_style,
             skip_credentials_validation=True,
             skip_requesting_account_id=True,
             skip_metadata_api_check=True,
             skip_region_validation=True,
             default_tags=aws.ProviderDefaultTagsArgs(tags=dict(args.tags)),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self),
         )
 
-    def _create_bucket(self, name: str, b: Bucket, args: ObjectStorageArgs) -> aws.s3.Bucket:
+    def _create_bucket(self, name: str, b: BucketArgs, args: ObjectStorageArgs) -> aws.s3.Bucket:
         base = f"{name}-{b.purpose}"
-        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        child = pulumi.ResourceOptions.merge(child_options(self), pulumi.ResourceOptions(provider=self.provider))
         bucket = aws.s3.Bucket(
             base,
             bucket=b.name,
@@ -143,7 +200,7 @@ class ObjectStorage(pulumi.ComponentResource):
         return bucket
 
     @staticmethod
-    def _lifecycle_rules(b: Bucket) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    def _lifecycle_rules(b: BucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
         rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="noncurrent-versions",

@@ -1,4 +1,15 @@
-"""PhaseDeployment: everything one construction phase adds, as one component (the root of a phase stack)."""
+"""PhaseDeployment: everything one construction phase adds, as one component (the root of a phase stack).
+
+Ownership of campus-wide hosts: a phase stack registers a step for EVERY edge router and for monitoring of its
+cumulative plan (not only those the phase adds), each triggered by that host's scope digest in this phase's
+render. The newest phase applied re-applies them; an older phase's step, re-run later, is a no-op on a host that
+carries a newer phase (the roles' phase guard). Pods and the phase's fabric belong to the phase that adds them.
+
+Names: every child is `<name>-...`. The campus stack's resources were named without that prefix before
+(`h1-su001`, `fabric-phase1`, `uplink-<cable>`, `monitoring`, `object-storage`); each renamed child carries an
+`aliases=[Alias(name=<old name>)]`, and its own children (`<child>-apply`, `<child>-<bucket>`...) inherit the
+alias by the SDK's prefix rule, so an existing stack keeps its resources instead of replacing them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +19,11 @@ from typing import Any
 
 import pulumi
 
-from components._step import ApplyStep
+from components._step import ApplyStep, child_options, remember_depends_on
 from components.compute_fabric import ComputeFabric, ComputeFabricArgs
+from components.edge_router import EdgeRouter, EdgeRouterArgs, router_password_vars
 from components.gpu_pod import GpuPod, GpuPodArgs
-from components.monitoring import MONITORING_GROUP, Monitoring, MonitoringArgs
+from components.monitoring import MONITORING_GROUP, Monitoring, MonitoringArgs, token_vars
 from components.object_storage import ObjectStorage, ObjectStorageArgs
 from components.scopes import scope_digest, step_groups
 from components.wan_uplink import WanUplink, WanUplinkArgs
@@ -27,35 +39,44 @@ STORAGE_OUTPUT = "storage"
 class PhaseSecrets:
     """Secrets from stack config (`pulumi config set --secret`), never from a spec.
 
-    s3_access_key / s3_secret_key: needed by the phase that owns object storage. bgp_passwords: `password_var`
-    of each BGP session the phase adds -> its password.
+    s3_access_key / s3_secret_key: needed by the phase that owns object storage. vault: every vault variable the
+    phase's steps need (`vault_secrets(plan)`: each BGP session's password on every router of the cumulative plan,
+    each alert webhook's token) -> its value.
     """
 
     s3_access_key: pulumi.Input[str] | None = None
     s3_secret_key: pulumi.Input[str] | None = None
-    bgp_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    vault: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 @dataclass
 class PhaseDeploymentArgs:
     """Inputs of a PhaseDeployment.
 
-    plan: the phase's (cumulative) plan; only what `plan.phase` adds is registered.
-    files: what the steps hash (`components.scopes.scope_files(plan, kasbah.render.render(plan), root)`).
-    step: how `kasbah apply` is invoked. build_dir: reported as the inventory location.
-    campus_stack: the stack owning campus-wide pieces (`org/project/stack`), required unless this phase is the
-    first; its outputs are read through a StackReference.
+    plan: the phase's (cumulative) plan. files: what the steps hash
+    (`components.scopes.scope_files(plan, kasbah.render.render(plan), root)`). step: how `kasbah apply --build`
+    is invoked (the render it names must exist before `pulumi up` runs a step). campus_stack: the stack owning
+    campus-wide pieces (`org/project/stack`), required unless this phase is the first; its outputs are read
+    through a StackReference.
     """
 
     plan: Plan
     files: Files
     step: ApplyStep
     secrets: PhaseSecrets = field(default_factory=PhaseSecrets)
-    campus_stack: str | None = None
+    campus_stack: pulumi.Input[str] | None = None
 
 
 def is_first_phase(plan: Plan) -> bool:
     return bool(plan.phases) and plan.phases[0].id == plan.phase
+
+
+def vault_secrets(plan: Plan) -> list[str]:
+    """Every vault variable the phase's steps pass to `kasbah apply`: the passwords of every session on every
+    router of the cumulative plan (a router's step renders all of them), and the alert webhooks' tokens."""
+    out = {v for r in plan.edge.routers for v in router_password_vars(r)}
+    out |= set(token_vars(plan.monitoring))
+    return sorted(out)
 
 
 def added_sessions(plan: Plan) -> dict[str, list[BgpSession]]:
@@ -69,8 +90,8 @@ def added_sessions(plan: Plan) -> dict[str, list[BgpSession]]:
 
 
 def step_triggers(plan: Plan, files: Files) -> dict[str, str]:
-    """Trigger of every step this phase registers, by step name: `fabric-<phase>`, pod id, `uplink-<cable>`,
-    `monitoring`. Each is the digest of that step's scope only (`components.scopes`)."""
+    """Trigger of every step this phase registers, by step key: `fabric-<phase>`, each pod id it adds, each edge
+    router id of the cumulative plan, `monitoring`. Each is the digest of that step's scope only."""
     out: dict[str, str] = {}
     if any(f.phase == plan.phase for f in plan.fabrics):
         groups = step_groups("fabric", phase=plan.phase)
@@ -79,9 +100,8 @@ def step_triggers(plan: Plan, files: Files) -> dict[str, str]:
         if pod.phase == plan.phase:
             groups = step_groups("pod", phase=pod.phase, hall=pod.hall)
             out[pod.id] = scope_digest(files, "pod", [pod.id], groups)
-    for cable, sessions in added_sessions(plan).items():
-        routers = sorted({s.edge_router for s in sessions})
-        out[f"uplink-{cable}"] = scope_digest(files, "router", routers, step_groups("router"))
+    for router in plan.edge.routers:
+        out[router.id] = scope_digest(files, "router", [router.id], step_groups("router"))
     out["monitoring"] = scope_digest(files, "monitoring", groups=step_groups("monitoring"))
     return dict(sorted(out.items()))
 
@@ -118,17 +138,20 @@ def wan_paths(plan: Plan) -> dict[str, Any]:
 
 
 class PhaseDeployment(pulumi.ComponentResource):
-    """What `pulumi up -s <phase>` deploys: the phase's fabric, its pods, the cables it lights, monitoring and, in
-    the phase that first needs them, the campus's object storage and monitoring core.
+    """What `pulumi up -s <phase>` deploys: the phase's fabric and pods, a step per edge router and for monitoring
+    (campus-wide hosts, see the module docstring), the cables the phase lights and, in the phase that first needs
+    them, the campus's object storage.
 
-    Ordering: the fabric before the pods; the uplinks (and the telemetry bucket) before monitoring. Later phases
-    never recreate campus-wide pieces: they read the first phase's outputs through a StackReference.
+    Ordering: the fabric before the pods; the edge routers (and the telemetry bucket) before monitoring. Later
+    phases never recreate storage: they read the first phase's outputs through a StackReference. Every child
+    waits for `opts.depends_on` and inherits `protect` and providers through its parent.
     """
 
     outputs: dict[str, pulumi.Input[Any]]
 
     def __init__(self, name: str, args: PhaseDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kasbah:campus:PhaseDeployment", name, {}, opts)
+        remember_depends_on(self, opts)
         plan, files = args.plan, args.files
         first = is_first_phase(plan)
         self.tags = {"campus": plan.campus, "phase": plan.phase}
@@ -151,16 +174,15 @@ class PhaseDeployment(pulumi.ComponentResource):
                     f"phase {plan.phase} is not the campus's first phase ({plan.phases[0].id}): it needs "
                     "the stack that owns campus-wide pieces (config kasbah:campusStack)"
                 )
-            self.campus = pulumi.StackReference(
-                f"{name}-campus", stack_name=args.campus_stack, opts=pulumi.ResourceOptions(parent=self)
-            )
+            self.campus = pulumi.StackReference(f"{name}-campus", stack_name=args.campus_stack, opts=self._child())
             if self.storage is None:
                 storage_out = self.campus.get_output(STORAGE_OUTPUT)
 
         self.fabric = self._create_fabric(name, args)
-        self.pods = self._create_pods(args)
-        self.uplinks = self._create_uplinks(args)
-        self.monitoring = self._create_monitoring(args, first, storage_out)
+        self.pods = self._create_pods(name, args)
+        self.routers = self._create_routers(name, args)
+        self.uplinks = self._create_uplinks(name, args)
+        self.monitoring = self._create_monitoring(name, args, first, storage_out)
 
         buckets = pulumi.Output.from_input(storage_out).apply(lambda s: (s or {}).get("buckets", {}))
         self.outputs = {
@@ -172,13 +194,20 @@ class PhaseDeployment(pulumi.ComponentResource):
                 "stateBucket": plan.storage.state_bucket,
                 "monitoring": MONITORING_GROUP,
             },
-            "inventory": f"{args.step.build_dir}/{plan.phase}/inventory",
+            "inventory": f"{args.step.build}/inventory",
             "wanPaths": wan_paths(plan),
             "triggers": self.triggers,
         }
         if self.storage is not None:
             self.outputs[STORAGE_OUTPUT] = storage_out
         self.register_outputs(self.outputs)
+
+    def _child(self, old_name: str | None = None, depends_on: list | None = None) -> pulumi.ResourceOptions:
+        """A child's options: parented here, after `opts.depends_on`, aliased to its pre-prefix name if any."""
+        opts = child_options(self, depends_on or [])
+        if old_name is not None:
+            opts.aliases = [pulumi.Alias(name=old_name)]
+        return opts
 
     def _create_storage(self, name: str, args: PhaseDeploymentArgs) -> ObjectStorage | None:
         plan = args.plan
@@ -189,15 +218,11 @@ class PhaseDeployment(pulumi.ComponentResource):
         if s.s3_access_key is None or s.s3_secret_key is None:
             raise ValueError(f"phase {plan.phase} owns object storage: it needs S3 credentials (secret config)")
         return ObjectStorage(
-            "object-storage",
-            ObjectStorageArgs(
-                storage=plan.storage,
-                buckets=owned,
-                access_key=s.s3_access_key,
-                secret_key=s.s3_secret_key,
-                tags=self.tags,
+            f"{name}-object-storage",
+            ObjectStorageArgs.from_plan(
+                plan.storage, owned, access_key=s.s3_access_key, secret_key=s.s3_secret_key, tags=self.tags
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child("object-storage"),
         )
 
     def _create_fabric(self, name: str, args: PhaseDeploymentArgs) -> ComputeFabric | None:
@@ -205,56 +230,52 @@ class PhaseDeployment(pulumi.ComponentResource):
         mine = [f for f in plan.fabrics if f.phase == plan.phase]
         if not mine:
             return None
-        trigger = self.triggers[f"fabric-{plan.phase}"]
+        key = f"fabric-{plan.phase}"
         return ComputeFabric(
-            f"fabric-{plan.phase}",
-            ComputeFabricArgs(fabric=mine[0], step=args.step, trigger=trigger),
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-fabric",
+            ComputeFabricArgs.from_plan(mine[0], args.step, self.triggers[key]),
+            opts=self._child(key),
         )
 
-    def _create_pods(self, args: PhaseDeploymentArgs) -> list[GpuPod]:
+    def _create_pods(self, name: str, args: PhaseDeploymentArgs) -> list[GpuPod]:
         plan = args.plan
         after = [self.fabric.step] if self.fabric is not None else []
-        pods = []
-        for pod in sorted((p for p in plan.pods if p.phase == plan.phase), key=lambda p: p.id):
-            trigger = self.triggers[pod.id]
-            pods.append(
-                GpuPod(
-                    pod.id,
-                    GpuPodArgs(pod=pod, step=args.step, trigger=trigger, depends_on=after),
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
+        return [
+            GpuPod(
+                f"{name}-{pod.id}",
+                GpuPodArgs.from_plan(pod, args.step, self.triggers[pod.id], depends_on=after),
+                opts=self._child(pod.id),
             )
-        return pods
+            for pod in sorted((p for p in args.plan.pods if p.phase == plan.phase), key=lambda p: p.id)
+        ]
 
-    def _create_uplinks(self, args: PhaseDeploymentArgs) -> list[WanUplink]:
-        plan = args.plan
-        cables = {c.id: c for c in plan.wan.cables}
+    def _create_routers(self, name: str, args: PhaseDeploymentArgs) -> dict[str, EdgeRouter]:
+        return {
+            router.id: EdgeRouter(
+                f"{name}-{router.id}",
+                EdgeRouterArgs.from_plan(router, args.step, self.triggers[router.id], args.secrets.vault),
+                opts=self._child(),
+            )
+            for router in sorted(args.plan.edge.routers, key=lambda r: r.id)
+        }
+
+    def _create_uplinks(self, name: str, args: PhaseDeploymentArgs) -> list[WanUplink]:
+        cables = {c.id: c for c in args.plan.wan.cables}
         uplinks = []
-        for cable, sessions in added_sessions(plan).items():
-            trigger = self.triggers[f"uplink-{cable}"]
+        for cable, sessions in added_sessions(args.plan).items():
+            steps = [self.routers[r].step for r in sorted({s.edge_router for s in sessions})]
             uplinks.append(
                 WanUplink(
-                    f"uplink-{cable}",
-                    WanUplinkArgs(
-                        cable=cables[cable],
-                        sessions=sessions,
-                        step=args.step,
-                        trigger=trigger,
-                        passwords={
-                            s.password_var: args.secrets.bgp_passwords[s.password_var]
-                            for s in sessions
-                            if s.password_var in args.secrets.bgp_passwords
-                        },
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    f"{name}-uplink-{cable}",
+                    WanUplinkArgs.from_plan(cables[cable], sessions, steps),
+                    opts=self._child(f"uplink-{cable}"),
                 )
             )
         return uplinks
 
-    def _create_monitoring(self, args: PhaseDeploymentArgs, core: bool, storage_out: Any) -> Monitoring:
+    def _create_monitoring(self, name: str, args: PhaseDeploymentArgs, core: bool, storage_out: Any) -> Monitoring:
         plan = args.plan
-        after: list[pulumi.Resource] = [u.step for u in self.uplinks]
+        after: list[pulumi.Resource] = [r.step for _, r in sorted(self.routers.items())]
         if self.storage is not None and "telemetry" in self.storage.buckets:
             after.append(self.storage.buckets["telemetry"])
         telemetry = None
@@ -262,16 +283,16 @@ class PhaseDeployment(pulumi.ComponentResource):
             telemetry = pulumi.Output.from_input(storage_out).apply(
                 lambda s: str(((s or {}).get("buckets") or {}).get("telemetry", ""))
             )
-        trigger = self.triggers["monitoring"]
         return Monitoring(
-            "monitoring",
-            MonitoringArgs(
-                thresholds=plan.monitoring,
-                step=args.step,
-                trigger=trigger,
+            f"{name}-monitoring",
+            MonitoringArgs.from_plan(
+                plan.monitoring,
+                args.step,
+                self.triggers["monitoring"],
                 core=core,
+                tokens=args.secrets.vault,
                 telemetry_bucket=telemetry,
                 depends_on=after,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child("monitoring"),
         )

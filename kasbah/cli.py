@@ -230,12 +230,21 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
 
 
 @app.command()
-def preview(spec: SpecArg, as_json: JsonOpt = False) -> None:
+def preview(
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+    secrets: Annotated[
+        bool, typer.Option("--secrets", help="Only list the `pulumi config set --secret` lines the stack needs.")
+    ] = False,
+) -> None:
     """Show the phase stack's Pulumi resources offline (the real program under the SDK's mocks): tree, counts."""
     from kasbah import preview as previews
-    from kasbah.pulumi_program import ProgramError
+    from kasbah.pulumi_program import ProgramError, secret_commands
 
     the_plan = buildable_plan(spec)
+    if secrets:
+        sys.stdout.write("".join(f"{line}\n" for line in secret_commands(the_plan)))
+        return
     try:
         result = previews.preview(spec, plan=the_plan)
     except ProgramError as exc:

@@ -1,15 +1,26 @@
 """Kasbah's mandatory policies as plain functions (testable without the policy engine) and their Policy objects.
 
-Each rule takes a resource's type token, its inputs (as the engine passes them: camelCase keys) and its
-`protect` flag, and returns the violation messages (empty: compliant). `POLICIES` wraps them for the pack.
+Each resource rule takes a resource's type token, its inputs (as the engine passes them: camelCase keys) and its
+`protect` flag, and returns the violation messages (empty: compliant). The stack rule (`buckets_complete`) sees
+every resource at once: a bucket registered WITHOUT its versioning, encryption or public-access-block resource
+passes every resource rule (there is nothing to check), so only a stack-level look can refuse it.
+`POLICIES` wraps them all for the pack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
@@ -98,6 +109,71 @@ def check(resource_type: str, props: Mapping[str, Any], protect: bool = False) -
     return out
 
 
+BUCKET_COMPANIONS: dict[str, str] = {
+    VERSIONING: "versioning (aws.s3.BucketVersioning)",
+    ENCRYPTION: "default encryption (aws.s3.BucketServerSideEncryptionConfiguration)",
+    PUBLIC_ACCESS: "public access block (aws.s3.BucketPublicAccessBlock)",
+}
+"""Resources every bucket must have beside it; the resource rules check what each one sets."""
+
+STACK_RULE = "kasbah-buckets-have-their-guards"
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """What the stack rule needs of a resource: type, URN, inputs or outputs (camelCase), and the URNs its
+    `bucket` property comes from (the engine's property dependencies, or all its dependencies)."""
+
+    type: str
+    urn: str
+    props: Mapping[str, Any]
+    references: frozenset[str] = frozenset()
+
+
+def buckets_complete(resources: Iterable[StackResource]) -> dict[str, list[str]]:
+    """Bucket URN -> violations: each companion type with no resource pointing at that bucket.
+
+    A companion points at a bucket when its `bucket` property depends on the bucket resource, or names the
+    bucket (its `bucket` name or its id) outright.
+    """
+    items = list(resources)
+    buckets = {r.urn: r for r in items if r.type == BUCKET}
+    by_name: dict[str, str] = {}
+    for r in buckets.values():
+        for key in ("bucket", "id"):
+            value = r.props.get(key)
+            if isinstance(value, str) and value:
+                by_name[value] = r.urn
+    found: dict[str, set[str]] = {urn: set() for urn in buckets}
+    for r in items:
+        if r.type not in BUCKET_COMPANIONS:
+            continue
+        targets = set(r.references) & buckets.keys()
+        named = r.props.get("bucket")
+        if isinstance(named, str) and named in by_name:
+            targets.add(by_name[named])
+        for urn in targets:
+            found[urn].add(r.type)
+    out: dict[str, list[str]] = {}
+    for urn in sorted(buckets):
+        missing = [label for t, label in BUCKET_COMPANIONS.items() if t not in found[urn]]
+        if missing:
+            name = buckets[urn].props.get("bucket") or urn.rsplit("::", 1)[-1]
+            out[urn] = [f"bucket {name} has no {m} resource" for m in missing]
+    return out
+
+
+def validate_stack(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """The stack rule through pulumi_policy: every bucket has its versioning, encryption and public access block."""
+    resources = []
+    for r in args.resources:
+        via = (r.property_dependencies or {}).get("bucket") or r.dependencies or []
+        resources.append(StackResource(r.resource_type, r.urn, r.props, frozenset(d.urn for d in via)))
+    for urn, messages in buckets_complete(resources).items():
+        for message in messages:
+            report_violation(message, urn)
+
+
 def _validator(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         for message in rule(args.resource_type, args.props, bool(args.opts.protect)):
@@ -106,7 +182,7 @@ def _validator(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation]
     return validate
 
 
-POLICIES = [
+POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ResourceValidationPolicy(
         name=name,
         description=description,
@@ -115,3 +191,11 @@ POLICIES = [
     )
     for name, (description, rule) in RULES.items()
 ]
+POLICIES.append(
+    StackValidationPolicy(
+        name=STACK_RULE,
+        description="Every bucket has its versioning, default encryption and public access block resources.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=validate_stack,
+    )
+)

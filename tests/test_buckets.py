@@ -184,7 +184,7 @@ def test_the_boto3_settings_mirror_the_pulumi_component() -> None:
     result, plan = previewed("phase1"), planned("phase1")
     for b in plan.storage.buckets:
         want = planned_settings(b, plan.campus)
-        base = f"object-storage-{b.purpose}"
+        base = f"phase1-object-storage-{b.purpose}"  # PhaseDeployment names its children <phase>-...
         (bucket,) = [r for r in of_type(result, "aws:s3/bucket:Bucket") if r.inputs["bucket"] == b.name]
         assert bucket.inputs["objectLockEnabled"] is want.object_lock
         assert bucket.inputs["tags"] == want.tags

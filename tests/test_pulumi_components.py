@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 
 from kasbah.preview import preview
+from kasbah.pulumi_program import default_kasbah_command
 from policy import rules
 from tests._pulumi import PHASES, children, of_type, planned, previewed, provider_inputs, spec_path
+from tests.conftest import REPO
 
 COMMAND = "command:local:Command"
 MAX_RESOURCES = 1500
+KASBAH = default_kasbah_command(REPO)
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -18,18 +21,24 @@ def test_a_phase_registers_what_it_adds_and_stays_small(phase: str) -> None:
     result, plan = previewed(phase), planned(phase)
     added = sorted(p.id for p in plan.pods if p.phase == phase)
     pods = of_type(result, "kasbah:compute:GpuPod")
-    assert sorted(p.name for p in pods) == added
-    for pod in pods:
-        kids = children(result, pod.name)
-        assert [(k.type, k.name) for k in kids] == [(COMMAND, f"{pod.name}-apply")], pod.urn
+    assert sorted(p.name for p in pods) == [f"{phase}-{p}" for p in added]
+    routers = sorted(r.id for r in plan.edge.routers)
+    edges = of_type(result, "kasbah:wan:EdgeRouter")
+    assert sorted(e.name for e in edges) == [f"{phase}-{r}" for r in routers]
+    for component in [*pods, *edges]:
+        kids = children(result, component.name)
+        assert [(k.type, k.name) for k in kids] == [(COMMAND, f"{component.name}-apply")], component.urn
     fabrics = of_type(result, "kasbah:network:ComputeFabric")
-    assert [f.name for f in fabrics] == [f"fabric-{phase}"]
+    assert [f.name for f in fabrics] == [f"{phase}-fabric"]
     cables = sorted({s.cable for r in plan.edge.routers for s in r.sessions if s.phase == phase})
-    assert sorted(u.name for u in of_type(result, "kasbah:wan:WanUplink")) == [f"uplink-{c}" for c in cables]
+    uplinks = of_type(result, "kasbah:wan:WanUplink")
+    assert sorted(u.name for u in uplinks) == [f"{phase}-uplink-{c}" for c in cables]
+    for uplink in uplinks:  # a cable has no step of its own: its routers' steps configure its sessions
+        assert children(result, uplink.name) == []
     assert len(of_type(result, "kasbah:monitoring:Monitoring")) == 1
     assert len(result.resources) <= MAX_RESOURCES
-    # one Command per pod, fabric, uplink and monitoring: nothing per node or per cable pair
-    assert len(of_type(result, COMMAND)) == len(added) + 1 + len(cables) + 1
+    # one Command per pod, fabric, edge router and monitoring: nothing per node, cable or session
+    assert len(of_type(result, COMMAND)) == len(added) + 1 + len(routers) + 1
 
 
 def test_names_and_inputs_are_stable_between_runs() -> None:
@@ -41,30 +50,38 @@ def test_names_and_inputs_are_stable_between_runs() -> None:
     assert again.outputs == first.outputs
 
 
-def test_pod_step_runs_kasbah_apply_on_its_group_after_the_fabric() -> None:
+def test_pod_step_applies_the_phase_render_on_its_group_after_the_fabric() -> None:
     result = previewed("phase1")
-    fabric = result.named("fabric-phase1-apply")
-    assert fabric.inputs["create"] == "kasbah apply stacks/phase1.yaml --tags fabric --limit phase_phase1"
-    step = result.named("h1-su001-apply")
-    assert step.inputs["create"] == "kasbah apply stacks/phase1.yaml --tags base,gpu --limit pod_h1_su001"
+    fabric = result.named("phase1-fabric-apply")
+    assert fabric.inputs["create"] == f"{KASBAH} apply --build build/phase1 --tags fabric --limit phase_phase1"
+    step = result.named("phase1-h1-su001-apply")
+    assert step.inputs["create"] == f"{KASBAH} apply --build build/phase1 --tags base,gpu --limit pod_h1_su001"
     assert step.inputs["environment"] == {"KASBAH_BUILD_DIR": "build"}
     assert fabric.urn in step.dependencies
     assert len(step.inputs["triggers"]) == 1 and len(step.inputs["triggers"][0]) == 64
     assert result.outputs["triggers"]["h1-su001"] == step.inputs["triggers"][0]
 
 
-def test_uplinks_carry_their_routers_and_secret_passwords_then_monitoring() -> None:
+def test_one_step_per_edge_router_with_every_session_password_then_monitoring() -> None:
     result, plan = previewed("phase1"), planned("phase1")
-    north = result.named("uplink-mtwa-north-apply")
-    assert north.inputs["create"] == "kasbah apply stacks/phase1.yaml --tags wan_edge --limit edge1"
-    assert set(north.inputs["environment"]) == {"KASBAH_BUILD_DIR", "VAULT_BGP_PASSWORD_EDGE1_MTWA_NORTH"}
-    assert "password" not in north.inputs["create"].lower()
-    monitoring = result.named("monitoring-apply")
-    assert monitoring.inputs["create"] == "kasbah apply stacks/phase1.yaml --tags monitoring --limit monitoring"
-    for uplink in of_type(result, COMMAND):
-        if uplink.name.startswith("uplink-"):
-            assert uplink.urn in monitoring.dependencies, uplink.name
-    assert result.named("object-storage-telemetry").urn in monitoring.dependencies
+    edge1 = result.named("phase1-edge1-apply")
+    assert edge1.inputs["create"] == f"{KASBAH} apply --build build/phase1 --tags wan_edge --limit edge1"
+    # both cables of edge1 (mtwa-north and mtwa-south) in ONE step: the role templates every session of edge1
+    assert set(edge1.inputs["environment"]) == {
+        "KASBAH_BUILD_DIR",
+        "VAULT_BGP_PASSWORD_EDGE1_MTWA_NORTH",
+        "VAULT_BGP_PASSWORD_EDGE1_MTWA_SOUTH",
+    }
+    assert "password" not in edge1.inputs["create"].lower()
+    limits = [r.inputs["create"].rsplit("--limit ", 1)[1] for r in of_type(result, COMMAND)]
+    assert len(limits) == len(set(limits)), "two steps of one stack configure the same hosts"
+    north = result.named("phase1-uplink-mtwa-north")
+    assert north.dependencies == (edge1.urn,)
+    monitoring = result.named("phase1-monitoring-apply")
+    assert monitoring.inputs["create"] == f"{KASBAH} apply --build build/phase1 --tags monitoring --limit monitoring"
+    for router in plan.edge.routers:
+        assert result.named(f"phase1-{router.id}-apply").urn in monitoring.dependencies, router.id
+    assert result.named("phase1-object-storage-telemetry").urn in monitoring.dependencies
     assert monitoring.inputs["environment"]["KASBAH_TELEMETRY_BUCKET"] == f"{plan.campus}-telemetry"
 
 
@@ -94,7 +111,7 @@ def test_buckets_are_protected_configured_and_carry_the_plans_values() -> None:
     assert sorted(buckets) == sorted(b.name for b in plan.storage.buckets)
     assert {r.type for r in result.resources if r.protect} == {"aws:s3/bucket:Bucket"}
     for spec in plan.storage.buckets:
-        base = f"object-storage-{spec.purpose}"
+        base = f"phase1-object-storage-{spec.purpose}"
         bucket = buckets[spec.name]
         assert bucket.protect and bucket.inputs["tags"] == {"campus": plan.campus, "phase": "phase1"}
         assert bucket.inputs["objectLockEnabled"] is (spec.object_lock_days is not None)
@@ -114,7 +131,7 @@ def test_buckets_are_protected_configured_and_carry_the_plans_values() -> None:
         if spec.expire_days is not None:
             assert rules_by_id["expire"]["expiration"]["days"] == spec.expire_days
         assert result.named(f"{base}-versioning").urn in lifecycle.dependencies
-    lock = result.named("object-storage-checkpoints-object-lock").inputs["rule"]["defaultRetention"]
+    lock = result.named("phase1-object-storage-checkpoints-object-lock").inputs["rule"]["defaultRetention"]
     checkpoints = next(b for b in plan.storage.buckets if b.purpose == "checkpoints")
     assert lock == {"mode": "COMPLIANCE", "days": checkpoints.object_lock_days}
 
@@ -126,7 +143,7 @@ def test_later_phases_read_campus_pieces_through_a_stack_reference(phase: str) -
     (ref,) = of_type(result, "pulumi:pulumi:StackReference")
     assert ref.inputs["name"] == "organization/kasbah/phase1"
     assert result.outputs["endpoints"]["buckets"]["telemetry"] == "casablanca-ai-telemetry"
-    monitoring = result.named("monitoring-apply")
+    monitoring = result.named(f"{phase}-monitoring-apply")
     assert monitoring.inputs["environment"]["KASBAH_TELEMETRY_BUCKET"] == "casablanca-ai-telemetry"
     assert "storage" not in result.outputs
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from kasbah.cli import app
 from kasbah.preview import PLACEHOLDER, run_program
-from kasbah.pulumi_program import ProgramError
+from kasbah.pulumi_program import ProgramError, required_secrets
 from tests._pulumi import planned, previewed
 from tests.conftest import REPO, edit
 
@@ -50,10 +50,8 @@ def test_a_spec_of_another_phase_is_refused() -> None:
 
 
 def test_a_later_phase_needs_the_campus_stack() -> None:
-    cfg = {
-        "kasbah:spec": "stacks/phase2.yaml",
-        "kasbah:vault_bgp_password_edge2_estepona_tetouan": "x",
-        "kasbah:vault_bgp_password_edge3_medusa": "y",
+    cfg = {"kasbah:spec": "stacks/phase2.yaml"} | {
+        f"kasbah:{k}": PLACEHOLDER for k in required_secrets(planned("phase2"))
     }
     assert "set kasbah:campusStack" in _refused(cfg, stack="phase2")
 
@@ -73,9 +71,9 @@ def test_the_program_registers_when_config_is_complete() -> None:
 def test_cli_preview_prints_the_tree_and_counts_deterministically() -> None:
     first = runner.invoke(app, ["preview", "stacks/phase1.yaml"], env=ENV)
     assert first.exit_code == 0, first.output
-    assert "kasbah:compute:GpuPod h1-su001" in first.output
-    assert "aws:s3/bucket:Bucket object-storage-checkpoints [protect]" in first.output
-    assert "after: fabric-phase1-apply" in first.output
+    assert "kasbah:compute:GpuPod phase1-h1-su001" in first.output
+    assert "aws:s3/bucket:Bucket phase1-object-storage-checkpoints [protect]" in first.output
+    assert "after: phase1-fabric-apply" in first.output
     assert f"     {len(planned('phase1').pods)}  kasbah:compute:GpuPod" in first.output
     assert PLACEHOLDER not in first.output
     second = runner.invoke(app, ["preview", "stacks/phase1.yaml"], env=ENV)
