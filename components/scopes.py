@@ -25,8 +25,8 @@ ScopeKind = Literal["pod", "fabric", "router", "monitoring"]
 SCOPE_ROLES: Mapping[ScopeKind, tuple[str, ...]] = {
     "pod": ("base", "gpu"),
     "fabric": ("fabric",),
-    "router": ("wan_edge",),
-    "monitoring": ("monitoring",),
+    "router": ("phase_guard", "wan_edge"),
+    "monitoring": ("phase_guard", "monitoring"),
 }
 """Roles each step runs (its `--tags`); their files under `playbooks/roles/` are part of the step's inputs."""
 

@@ -152,6 +152,7 @@ def run(root: Path) -> dict[str, Any]:
     import pulumi
 
     from kasbah import render as renders
+    from kasbah.render.output import RenderTargetError
 
     config = pulumi.Config(NAMESPACE)
     settings = read_settings(config, root)
@@ -190,8 +191,11 @@ def run(root: Path) -> dict[str, Any]:
     rendered = renders.render(plan)
     build_dir = Path(settings.build_dir)
     target = (build_dir if build_dir.is_absolute() else root / build_dir) / plan.phase
-    if renders.stale(rendered, target):  # what `apply --build` checks; `pulumi up` runs the program twice
+    # `pulumi up` runs the program twice (preview, update): an identical tree is left alone (kasbah.render.output).
+    try:
         renders.write(rendered, target)
+    except RenderTargetError as exc:
+        raise ProgramError(f"kasbah:buildDir: {exc}; nothing was registered") from None
     deployment = c.PhaseDeployment(
         plan.phase,
         c.PhaseDeploymentArgs(
