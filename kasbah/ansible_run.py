@@ -23,6 +23,8 @@ TAGS = ("base", "gpu", "fabric", "wan_edge", "monitoring")
 """The tags every play carries; `--tags` accepts these."""
 
 OUTCOMES = ("ok", "changed", "failed", "unreachable", "skipped")
+GUARD_NOTICE_TASK = "Leave the host as a newer phase configured it"
+"""The phase_guard task whose message `kasbah apply` repeats: a host a newer phase owns was left unchanged."""
 
 
 class ApplyError(Exception):
@@ -49,6 +51,8 @@ class RunReport:
     status: str
     rc: int
     hosts: dict[str, HostResult]
+    notices: list[str] = field(default_factory=list)
+    """What the phase guard said of hosts it left unchanged (a newer phase owns them)."""
 
     @property
     def failed_hosts(self) -> list[str]:
@@ -139,6 +143,7 @@ def run(
     if vault_password_file is not None:
         cmdline += ["--vault-password-file", str(vault_password_file.resolve())]
     hosts: dict[str, HostResult] = {}
+    notices: list[str] = []
 
     def handler(event: dict) -> bool:
         if on_event is not None:
@@ -149,6 +154,9 @@ def run(
         if outcome is None or host is None:
             return True
         result = hosts.setdefault(host, HostResult())
+        msg = data.get("res", {}).get("msg")
+        if outcome == "ok" and data.get("task") == GUARD_NOTICE_TASK and isinstance(msg, str):
+            notices.append(" ".join(msg.split()))
         if outcome == "ok" and data.get("res", {}).get("changed"):
             outcome = "changed"
         if outcome == "failed" and data.get("ignore_errors"):
@@ -201,6 +209,7 @@ def run(
         status=status,
         rc=rc,
         hosts=dict(sorted(hosts.items())),
+        notices=sorted(set(notices)),
     )
 
 

@@ -454,6 +454,8 @@ def apply(
     except ansible_run.ApplyError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from None
+    for notice in result.notices:
+        console.print(f"notice: {notice}", markup=False)
     totals = result.totals()
     console.print(
         f"hosts: {len(result.hosts)}  "
