@@ -180,9 +180,18 @@ def jinja_literal(value: str) -> str:
 # -- FRR -------------------------------------------------------------------------------------------------------------
 
 
+FRR_TEXT_MAX = 200
+"""Characters of free text on one FRR line: vtysh refuses a line of 4,096 bytes or more, and 200 characters stay
+under it even at 4 bytes each."""
+
+
+def _bounded(text: str, limit: int = FRR_TEXT_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def frr_comment(value: str) -> str:
-    """Text safe after `! ` in an FRR config: one line (vtysh reads line by line)."""
-    return one_line(value)
+    """Text safe after `! ` in an FRR config: one line (vtysh reads line by line), short enough for vtysh."""
+    return _bounded(one_line(value))
 
 
 def frr_word(value: str) -> str:
@@ -193,8 +202,8 @@ def frr_word(value: str) -> str:
 
 
 def frr_description(value: str) -> str:
-    """FRR's `description LINE...`: the rest of the line, whitespace collapsed as FRR stores it."""
-    return " ".join(one_line(value).split())
+    """FRR's `description LINE...`: the rest of the line, whitespace collapsed as FRR stores it, bounded."""
+    return " ".join(_bounded(" ".join(one_line(value).split())).split())
 
 
 # -- INI (ansible.cfg) -----------------------------------------------------------------------------------------------
@@ -207,7 +216,7 @@ def ini_comment(value: str) -> str:
 
 def ini_value(value: str) -> str:
     """A value configparser (as Ansible reads ansible.cfg: raw, `;` inline comments) returns unchanged."""
-    if value != value.strip() or _LINE_OR_CONTROL.search(value) or re.search(r"\s;", value):
+    if value != value.strip() or _LINE_OR_CONTROL.search(value) or re.search(r"(^|\s);", value):
         raise ValueError(f"{value!r} cannot be an ansible.cfg value")
     return value
 
