@@ -271,7 +271,8 @@ def test_hostile_region_names_render_literally(stacks: Path, tmp_path: Path, bat
 
 
 def test_region_name_with_a_lone_surrogate_still_renders(stacks: Path, tmp_path: Path) -> None:
-    """A YAML escape can make a lone surrogate, which UTF-8 cannot write: the render escapes it, never crashes."""
+    """A YAML escape can make a lone surrogate, which UTF-8 cannot write: the render replaces it by U+FFFD (as Go
+    would), never crashes, and Prometheus accepts the rules."""
     campus = stacks / "campus.yaml"
     text = campus.read_text(encoding="utf-8").replace("name: Europe,", 'name: "Eu\\ud800rope",')
     campus.write_text(text, encoding="utf-8")
@@ -279,7 +280,10 @@ def test_region_name_with_a_lone_surrogate_still_renders(stacks: Path, tmp_path:
     assert plan is not None, findings
     write(render_all(plan), tmp_path / "build")
     rules = yaml.safe_load((tmp_path / "build/monitoring/rules/wan.yml").read_text(encoding="utf-8"))
-    assert rules["groups"][0]["rules"]
+    assert any("Eu\ufffdrope" in r.get("annotations", {}).get("summary", "") for r in rules["groups"][0]["rules"])
+    if PROMTOOL:
+        proc = _run(PROMTOOL, "check", "config", tmp_path / "build/monitoring/prometheus.yml")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # -- Alertmanager ----------------------------------------------------------------------------------------------------

@@ -97,9 +97,16 @@ def matcher(name: str, value: str, op: str = "=") -> str:
 
 def yaml_quote(value: object) -> str:
     """One YAML scalar for a hand-written YAML template: a double-quoted string (JSON's escapes are YAML's) that
-    also escapes what YAML must not see raw (C1 controls, NEL, U+2028/9 line breaks, BOM, lone surrogates)."""
+    also escapes what YAML must not see raw (C1 controls, NEL, U+2028/9 line breaks, BOM); a lone surrogate (which
+    only a YAML escape in the spec can make) becomes U+FFFD."""
     text = json.dumps(value, ensure_ascii=False)
-    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _YAML_UNSAFE.sub(_yaml_escape, text)
+
+
+def _yaml_escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    # A lone surrogate has no UTF-8 form and Go's YAML refuses its escape: it becomes U+FFFD, as Go would decode it.
+    return "\\ufffd" if 0xD800 <= code <= 0xDFFF else f"\\u{code:04x}"
 
 
 def yaml_single_quote(value: str) -> str:
