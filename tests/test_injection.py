@@ -540,3 +540,33 @@ def test_rules_of_the_example_carry_no_raw_spec_braces() -> None:
         for rule in group.rules:
             for text in rule.annotations.values():
                 assert text.count("{{") == text.count("}}"), (rule.name, text)
+
+
+ID_FIELDS: dict[str, tuple[str, str]] = {
+    "campus name": ("campus.yaml", "name"),
+    "cable": ("campus.yaml", "wan.cables.0.id"),
+    "landing station": ("campus.yaml", "wan.landing_stations.0.id"),
+    "hub": ("campus.yaml", "wan.hubs.0"),
+    "phase": ("phase1.yaml", "id"),
+    "hall": ("phase1.yaml", "halls.0.id"),
+    "pod": ("phase1.yaml", "halls.0.pods.0.id"),
+    "sku": ("phase1.yaml", "halls.0.pods.0.sku"),
+    "edge router": ("phase1.yaml", "wan_uplinks.0.edge_router"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(ID_FIELDS))
+@pytest.mark.parametrize("text", [HOSTILE[0], HOSTILE[11], "line\nbreak", "a b", "x;y", "X", "é"])
+def test_hostile_text_in_any_id_field_is_refused(stacks: Path, field: str, text: str) -> None:
+    name, dotted = ID_FIELDS[field]
+    path = stacks / name
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    *parents, last = dotted.split(".")
+    node: Any = data
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[int(last) if last.isdigit() else last] = text
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        load_spec(stacks / "phase1.yaml")
+    assert err.value.findings and all(f.file and f.line for f in err.value.findings), err.value.findings
