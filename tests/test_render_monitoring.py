@@ -467,3 +467,79 @@ def test_an_unknown_alert_owner_is_a_located_error(stacks: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "campus.yaml:73:" in result.output and "(monitoring.receivers.netwrok)" in result.output
     assert "use one of: compute, fabric, wan, facility, energy, monitoring" in result.output
+
+
+# -- empty lists and edge thresholds (issue 12, class 5) --------------------------------------------------------------
+def _set(data: dict, dotted: str, value: object) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[last] = value
+
+
+EDGE_CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    # name: (campus edits, phase1 edits); each value at a limit the schema allows
+    "no critical xids": ({"monitoring.xid_critical": []}, {}),
+    "one critical xid": ({"monitoring.xid_critical": [1000]}, {}),
+    "temperatures at the bounds": ({"monitoring.gpu_temp_warning_c": 30, "monitoring.gpu_temp_critical_c": 120}, {}),
+    "warning just below critical": (
+        {"monitoring.gpu_temp_warning_c": 119.99, "monitoring.gpu_temp_critical_c": 120},
+        {},
+    ),
+    "power warning at the budget": ({"monitoring.power_budget_warning": 1}, {}),
+    "power warning near zero": ({"monitoring.power_budget_warning": 1e-9}, {}),
+    "no pue margin": ({"monitoring.pue_margin": 0}, {}),
+    "fastest scrape": ({"monitoring.scrape_interval_s": 1}, {}),
+    "slowest scrape": ({"monitoring.scrape_interval_s": 3600}, {}),
+    "no renewable share": ({"energy.declared_renewable_share": 0}, {}),
+    "every receiver with a token": (
+        {
+            "monitoring.receivers": {
+                o: {"page_url": "https://p.example.net/x", "ticket_url": "https://t.example.net", "token_var": "t"}
+                for o in OWNERS
+            }
+        },
+        {},
+    ),
+    "no regions": ({"wan.regions": []}, {}),
+    "regions without prefixes": ({"wan.regions": "no-prefixes"}, {}),
+    "no wan at all": ({"wan": {}}, {"wan_uplinks": []}),
+    "no halls": ({}, {"halls": []}),
+}
+
+
+@needs_promtool
+@needs_amtool
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_edge_values_render_valid_rules_or_are_refused(stacks: Path, tmp_path: Path, case: str) -> None:
+    """Every list that can be empty and every threshold at its bound gives rules promtool and amtool accept, or a
+    located finding: never an empty PromQL expression (monitoring.xid_critical: [] once gave one)."""
+    campus_edits, phase_edits = EDGE_CASES[case]
+    for name, edits in (("campus.yaml", campus_edits), ("phase1.yaml", phase_edits)):
+        path = stacks / name
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for dotted, value in edits.items():
+            if value == "no-prefixes":
+                for region in data["wan"]["regions"]:
+                    region.pop("prefixes", None)
+                continue
+            _set(data, dotted, value)
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    p, findings = plan_of(stacks / "phase1.yaml")
+    if p is None:
+        errors = [f for f in findings if f.level.name == "ERROR"]
+        assert errors and all(f.file and f.line for f in errors), findings
+        return
+    files = monitoring.render(p)
+    write(files, tmp_path / "build")
+    d = tmp_path / "build" / "monitoring"
+    r = run(PROMTOOL, "check", "config", d / "prometheus.yml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(PROMTOOL, "check", "rules", *sorted((d / "rules").glob("*.yml")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(AMTOOL, "check-config", d / "alertmanager.yml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for rule in (r for g in rule_groups(p) for r in g.rules):
+        assert rule.expr.strip(), rule.name
+    if case == "no critical xids":
+        assert "GpuXidCritical" not in {a.alert for a in alerts(rule_groups(p))}

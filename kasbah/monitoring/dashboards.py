@@ -12,6 +12,7 @@ from typing import Any
 
 from kasbah.monitoring.rules import RENEWABLE_WINDOW
 from kasbah.plan.derive import Plan
+from kasbah.render.escape import matcher
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 Panel = dict[str, Any]
@@ -245,7 +246,7 @@ def wan_paths(plan: Plan) -> dict:
         unit="s",
     )
     for region in plan.wan.regions:
-        sel = f'region="{region.id}"'
+        sel = matcher("region", region.id)
         pair = " + ".join("/".join(p.cables) for p in (region.diverse_pair or [])) or "none"
         b.row(f"{region.name}: SLO {region.rtt_slo_ms:g} ms, diverse pair {pair}")
         b.add(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 from kasbah.plan.derive import Plan
+from kasbah.render.escape import go_template_literal as gt
+from kasbah.render.escape import matcher, promql_regex
 from kasbah.spec.campus import RENEWABLE_KINDS, AlertOwner
 
 OWNERS: tuple[str, ...] = get_args(AlertOwner)
@@ -112,7 +114,8 @@ def _mw(x: float) -> str:
 
 
 def xid_expr(xids: list[int]) -> str:
-    """The last Xid is one of the critical set (`DCGM_FI_DEV_XID_ERRORS` holds the value of the last Xid)."""
+    """The last Xid is one of the critical set (`DCGM_FI_DEV_XID_ERRORS` holds the value of the last Xid); an
+    empty set gives an empty string, and the callers leave out what would test it."""
     return " or ".join(f"DCGM_FI_DEV_XID_ERRORS == {x}" for x in xids)
 
 
@@ -172,95 +175,97 @@ def gpu_rules(plan: Plan) -> RuleGroup:
     )
     xids = ", ".join(str(x) for x in m.xid_critical)
     meanings = "; ".join(f"{x} {XID_MEANINGS[x]}" for x in m.xid_critical if x in XID_MEANINGS)
+    rules = (
+        _record(
+            "kasbah:gpu_nvlink_errors:increase10m",
+            nvlink_errors,
+            comment="CRC (flit and data) and replay errors of all a GPU's NVLinks over 10 minutes; the counters "
+            "are off in dcgm-exporter's default file, on in the one the gpu role installs (kasbah.render.gpu).",
+        ),
+        _alert(
+            "GpuTemperatureWarning",
+            f"DCGM_FI_DEV_GPU_TEMP > {warn}",
+            for_="2m",
+            severity="warning",
+            owner="compute",
+            summary=_GPU + " is above " + warn + " °C",
+            description='{{ $value | printf "%.0f" }} °C; the warning level is ' + warn + " °C and the critical "
+            "level " + crit + " °C. Check the rack's coolant flow and supply temperature.",
+            names=(*TARGET_LABELS, "gpu"),
+        ),
+        _alert(
+            "GpuTemperatureCritical",
+            f"DCGM_FI_DEV_GPU_TEMP > {crit}",
+            for_="1m",
+            severity="critical",
+            owner="compute",
+            summary=_GPU + " is above " + crit + " °C",
+            description='{{ $value | printf "%.0f" }} °C, above the critical level of ' + crit + " °C: the GPU "
+            "will throttle or shut down. Drain the node if it does not fall.",
+            names=(*TARGET_LABELS, "gpu"),
+        ),
+        _alert(
+            "GpuXidCritical",
+            xid_expr(m.xid_critical),
+            severity="critical",
+            owner="compute",
+            labels={"xid": XID_LABEL},
+            summary=_GPU + ' reported critical Xid {{ $value | printf "%.0f" }}',
+            description=f"The last Xid is in the campus's critical set ({xids}): drain the node and reset the GPU; "
+            "RMA if it recurs." + (f" Meanings: {meanings}." if meanings else ""),
+            names=(*TARGET_LABELS, "gpu", "xid"),
+            comment="DCGM_FI_DEV_XID_ERRORS holds the value of the last Xid (domain reference 5a, 5b).",
+        ),
+        _alert(
+            "GpuRowRemapFailure",
+            "DCGM_FI_DEV_ROW_REMAP_FAILURE > 0",
+            severity="critical",
+            owner="compute",
+            summary=_GPU + " failed to remap a memory row",
+            description="Row remapping failed: the GPU can no longer retire bad memory. Drain the node and "
+            "replace the GPU.",
+            names=(*TARGET_LABELS, "gpu"),
+        ),
+        _alert(
+            "GpuUncorrectableRemappedRowsIncreased",
+            "increase(DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS[1h]) > 0",
+            severity="warning",
+            owner="compute",
+            summary=_GPU + " remapped rows after uncorrectable errors",
+            description="Uncorrectable memory errors led to new remapped rows in the last hour; reset the GPU "
+            "when convenient and watch for Xid 64 or a remap failure.",
+            names=(*TARGET_LABELS, "gpu"),
+        ),
+        _alert(
+            "GpuNvlinkErrors",
+            "kasbah:gpu_nvlink_errors:increase10m > 0",
+            severity="warning",
+            owner="compute",
+            summary=_GPU + " has NVLink CRC or replay errors",
+            description='{{ $value | printf "%.0f" }} NVLink CRC and replay errors in 10 minutes: a marginal '
+            "link to the NVLink switch tray; reseat or replace at the next maintenance.",
+            names=(*TARGET_LABELS, "gpu"),
+        ),
+        _alert(
+            "GpuNvlinkDown",
+            "increase(DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL[10m]) > 0",
+            severity="critical",
+            owner="compute",
+            summary=_GPU + " lost an NVLink (link recovery)",
+            description="An NVLink dropped and had to recover in the last 10 minutes; jobs spanning the NVLink "
+            "domain stall or fail. A link that does not come back raises Xid 74.",
+            names=(*TARGET_LABELS, "gpu"),
+            comment="dcgm-exporter's documented fields have no per-link up/down gauge (domain reference 5a): a "
+            "recovery error is the link going down and retraining; a link that stays down raises Xid 74, which "
+            "GpuXidCritical reports.",
+        ),
+    )
     return RuleGroup(
         name="kasbah-gpus",
         file="gpus.yml",
         comment="GPU health from dcgm-exporter; thresholds from the campus spec's monitoring section.",
-        rules=(
-            _record(
-                "kasbah:gpu_nvlink_errors:increase10m",
-                nvlink_errors,
-                comment="CRC (flit and data) and replay errors of all a GPU's NVLinks over 10 minutes; the counters "
-                "are off in dcgm-exporter's default file, on in the one the gpu role installs (kasbah.render.gpu).",
-            ),
-            _alert(
-                "GpuTemperatureWarning",
-                f"DCGM_FI_DEV_GPU_TEMP > {warn}",
-                for_="2m",
-                severity="warning",
-                owner="compute",
-                summary=_GPU + " is above " + warn + " °C",
-                description='{{ $value | printf "%.0f" }} °C; the warning level is ' + warn + " °C and the critical "
-                "level " + crit + " °C. Check the rack's coolant flow and supply temperature.",
-                names=(*TARGET_LABELS, "gpu"),
-            ),
-            _alert(
-                "GpuTemperatureCritical",
-                f"DCGM_FI_DEV_GPU_TEMP > {crit}",
-                for_="1m",
-                severity="critical",
-                owner="compute",
-                summary=_GPU + " is above " + crit + " °C",
-                description='{{ $value | printf "%.0f" }} °C, above the critical level of ' + crit + " °C: the GPU "
-                "will throttle or shut down. Drain the node if it does not fall.",
-                names=(*TARGET_LABELS, "gpu"),
-            ),
-            _alert(
-                "GpuXidCritical",
-                xid_expr(m.xid_critical),
-                severity="critical",
-                owner="compute",
-                labels={"xid": XID_LABEL},
-                summary=_GPU + ' reported critical Xid {{ $value | printf "%.0f" }}',
-                description=f"The last Xid is in the campus's critical set ({xids}): drain the node and reset the GPU; "
-                "RMA if it recurs." + (f" Meanings: {meanings}." if meanings else ""),
-                names=(*TARGET_LABELS, "gpu", "xid"),
-                comment="DCGM_FI_DEV_XID_ERRORS holds the value of the last Xid (domain reference 5a, 5b).",
-            ),
-            _alert(
-                "GpuRowRemapFailure",
-                "DCGM_FI_DEV_ROW_REMAP_FAILURE > 0",
-                severity="critical",
-                owner="compute",
-                summary=_GPU + " failed to remap a memory row",
-                description="Row remapping failed: the GPU can no longer retire bad memory. Drain the node and "
-                "replace the GPU.",
-                names=(*TARGET_LABELS, "gpu"),
-            ),
-            _alert(
-                "GpuUncorrectableRemappedRowsIncreased",
-                "increase(DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS[1h]) > 0",
-                severity="warning",
-                owner="compute",
-                summary=_GPU + " remapped rows after uncorrectable errors",
-                description="Uncorrectable memory errors led to new remapped rows in the last hour; reset the GPU "
-                "when convenient and watch for Xid 64 or a remap failure.",
-                names=(*TARGET_LABELS, "gpu"),
-            ),
-            _alert(
-                "GpuNvlinkErrors",
-                "kasbah:gpu_nvlink_errors:increase10m > 0",
-                severity="warning",
-                owner="compute",
-                summary=_GPU + " has NVLink CRC or replay errors",
-                description='{{ $value | printf "%.0f" }} NVLink CRC and replay errors in 10 minutes: a marginal '
-                "link to the NVLink switch tray; reseat or replace at the next maintenance.",
-                names=(*TARGET_LABELS, "gpu"),
-            ),
-            _alert(
-                "GpuNvlinkDown",
-                "increase(DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL[10m]) > 0",
-                severity="critical",
-                owner="compute",
-                summary=_GPU + " lost an NVLink (link recovery)",
-                description="An NVLink dropped and had to recover in the last 10 minutes; jobs spanning the NVLink "
-                "domain stall or fail. A link that does not come back raises Xid 74.",
-                names=(*TARGET_LABELS, "gpu"),
-                comment="dcgm-exporter's documented fields have no per-link up/down gauge (domain reference 5a): a "
-                "recovery error is the link going down and retraining; a link that stays down raises Xid 74, which "
-                "GpuXidCritical reports.",
-            ),
-        ),
+        # No critical Xids in the spec: no Xid alert (an empty `or` chain is not PromQL).
+        rules=tuple(r for r in rules if r.expr),
     )
 
 
@@ -403,15 +408,15 @@ def wan_rules(plan: Plan) -> RuleGroup:
         rules.append(
             _alert(
                 "WanRegionDiversityLost",
-                f'kasbah:wan_region:diverse_paths{{region="{region.id}"}} < 2',
+                f"kasbah:wan_region:diverse_paths{{{matcher('region', region.id)}}} < 2",
                 for_="1m",
                 severity="critical",
                 owner="wan",
-                labels={"region": region.id},
-                summary=f"{region.name} is left with fewer than two diverse paths",
+                labels={"region": gt(region.id)},
+                summary=f"{gt(region.name)} is left with fewer than two diverse paths",
                 description="{{ $value }} landing station(s) still carry a live cable towards "
-                f"{region.name}; its paths leave over {over}; the planned diverse pair is {pair}. One more failure "
-                "cuts the region off.",
+                f"{gt(region.name)}; its paths leave over {gt(over)}; the planned diverse pair is {gt(pair)}. "
+                "One more failure cuts the region off.",
                 names=("campus", "region"),
             )
         )
@@ -449,13 +454,14 @@ def power_rules(plan: Plan) -> RuleGroup:
     m = plan.monitoring
     campus = plan.campus
     hall = "campus, hall"  # a hall's pods may come from later phases: a hall is named by campus and id
-    renewable = "|".join(sorted(RENEWABLE_KINDS))
+    renewable = "kind=~" + promql_regex(sorted(RENEWABLE_KINDS))
     draw = "kasbah:campus_facility_power_watts" if m.power_basis == "facility" else "kasbah:campus_it_power_watts"
     healthy = (
         f"(DCGM_FI_DEV_GPU_TEMP <= {_num(m.gpu_temp_critical_c)})"
         " unless on (node, gpu) (DCGM_FI_DEV_ROW_REMAP_FAILURE > 0)"
-        f" unless on (node, gpu) ({xid_expr(m.xid_critical)})"
     )
+    if m.xid_critical:
+        healthy += f" unless on (node, gpu) ({xid_expr(m.xid_critical)})"
     rules: list[Rule] = [
         _record("kasbah:hall_facility_power_watts", f"sum by ({hall}) (kasbah_facility_power_watts)"),
         _record("kasbah:hall_it_power_watts", f"sum by ({hall}) (kasbah_it_power_watts)"),
@@ -478,7 +484,7 @@ def power_rules(plan: Plan) -> RuleGroup:
         _record("kasbah:campus_pue:avg1h", "avg_over_time(kasbah:campus_pue[1h])"),
         _record(
             f"kasbah:campus_renewable_share:{RENEWABLE_WINDOW}",
-            f'sum by (campus) (increase(kasbah_supply_energy_joules_total{{kind=~"{renewable}"}}[{RENEWABLE_WINDOW}]))'
+            f"sum by (campus) (increase(kasbah_supply_energy_joules_total{{{renewable}}}[{RENEWABLE_WINDOW}]))"
             f" / sum by (campus) (increase(kasbah_supply_energy_joules_total[{RENEWABLE_WINDOW}]))",
             comment="Share of the energy drawn from renewable kinds over a rolling window.",
         ),
@@ -516,11 +522,11 @@ def power_rules(plan: Plan) -> RuleGroup:
             for_="15m",
             severity="warning",
             owner="facility",
-            summary=f"{campus} draws more than {_mw(warning)} of its {_mw(budget)} {m.power_basis} power budget",
+            summary=f"{gt(campus)} draws more than {_mw(warning)} of its {_mw(budget)} {m.power_basis} power budget",
             description="{{ $value | humanize }}W drawn ("
             + m.power_basis
             + " basis) after phase "
-            + plan.phase
+            + gt(plan.phase)
             + f", above the warning level of {_mw(warning)}; hold new load until the budget is raised.",
             names=("campus", "basis"),
         ),
@@ -530,7 +536,7 @@ def power_rules(plan: Plan) -> RuleGroup:
             for_="5m",
             severity="critical",
             owner="facility",
-            summary=f"{campus} draws more than its {_mw(budget)} {m.power_basis} power budget",
+            summary=f"{gt(campus)} draws more than its {_mw(budget)} {m.power_basis} power budget",
             description="{{ $value | humanize }}W drawn (" + m.power_basis + " basis), above the contracted "
             f"{_mw(budget)}: shed or cap load (GPU power limits) now.",
             names=("campus", "basis"),
@@ -541,7 +547,7 @@ def power_rules(plan: Plan) -> RuleGroup:
             for_="30m",
             severity="warning",
             owner="facility",
-            summary=f"{campus} runs at a PUE above {_num(m.pue_alert_above)} (design {_num(m.design_pue)})",
+            summary=f"{gt(campus)} runs at a PUE above {_num(m.pue_alert_above)} (design {_num(m.design_pue)})",
             description='Hourly PUE {{ $value | printf "%.2f" }}, above the design '
             f"{_num(m.design_pue)} plus the spec's margin: check the cooling plant's set points and the "
             "per-hall PUE.",
@@ -553,7 +559,7 @@ def power_rules(plan: Plan) -> RuleGroup:
             for_="6h",
             severity="warning",
             owner="energy",
-            summary=f"{campus}'s renewable share over {RENEWABLE_WINDOW} is below the "
+            summary=f"{gt(campus)}'s renewable share over {RENEWABLE_WINDOW} is below the "
             f"{_num(m.renewable_commitment * 100)} % commitment",
             description="{{ $value | humanizePercentage }} of the energy drawn over the last "
             f"{RENEWABLE_WINDOW} came from renewable supplies, below the declared "

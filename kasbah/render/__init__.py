@@ -13,6 +13,10 @@ Layout of `build/<phase>/` (each renderer owns its prefixes):
     fabric/<phase>/<switch>-d<domain>/ (opensm.conf.j2, partitions.conf)       kasbah.render.fabric
     gpu/pods/<pod>.yml, gpu/imex/<pod>-rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
     monitoring/                                                                 kasbah.render.monitoring
+
+A plan value never becomes syntax: each renderer escapes it for the language it lands in with the helpers of
+kasbah.render.escape (Go templates, PromQL, YAML through an emitter, JSON, Jinja read again by Ansible, FRR, INI,
+host tables, shell); tests/test_injection.py and tests/test_yaml_types.py hold every sink to its consumer.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import json
 
 from kasbah.plan.derive import Plan
 from kasbah.render import Files
+from kasbah.render.escape import ini_comment, yaml_comment
 
 ANSIBLE_CFG = """\
 # Rendered by Kasbah for {campus} {phase}. Point ANSIBLE_CONFIG here (kasbah apply does).
@@ -76,8 +77,8 @@ dependencies:
 
 def render(plan: Plan) -> Files:
     return {
-        "ansible.cfg": ANSIBLE_CFG.format(campus=plan.campus, phase=plan.phase),
+        "ansible.cfg": ANSIBLE_CFG.format(campus=ini_comment(plan.campus), phase=ini_comment(plan.phase)),
         "requirements.yml": REQUIREMENTS,
-        "execution-environment.yml": EXECUTION_ENVIRONMENT.format(phase=plan.phase),
+        "execution-environment.yml": EXECUTION_ENVIRONMENT.format(phase=yaml_comment(plan.phase)),
         "plan.json": json.dumps(plan.model_dump(mode="json"), indent=1, sort_keys=True) + "\n",
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from kasbah.plan.derive import Plan
 from kasbah.plan.switches import FabricSwitch, ethernet_switches
 from kasbah.render import Files
+from kasbah.render.escape import frr_comment, jinja_literal
 from kasbah.render.templating import render_template
 
 MAX_PATHS = 64
@@ -39,11 +40,14 @@ def render(plan: Plan) -> Files:
             for domain in compute.domains:
                 base = domain_dir(fabric.phase, compute.switch, domain.index)
                 tiers = ", ".join(f"{t.name} {t.switches}" for t in domain.tiers)
+                # Ansible templates this file (for sm_priority): plan text in it must come out as written.
+                head = (
+                    f"Rendered by Kasbah: {plan.campus} {fabric.phase}, {compute.kind} domain {domain.index}",
+                    f"{domain.nodes:,} nodes, {domain.endpoints:,} endpoints on {compute.rails} rails; "
+                    f"switches: {tiers} ({compute.switch}, {compute.oversubscription})",
+                )
                 files[f"{base}/opensm.conf.j2"] = (
-                    f"# Rendered by Kasbah: {plan.campus} {fabric.phase}, {compute.kind} domain {domain.index}\n"
-                    f"# {domain.nodes:,} nodes, {domain.endpoints:,} endpoints on {compute.rails} rails; "
-                    f"switches: {tiers} ({compute.switch}, {compute.oversubscription})\n"
-                    "routing_engine ftree\n"
+                    "".join(f"# {jinja_literal(frr_comment(line))}\n" for line in head) + "routing_engine ftree\n"
                     "root_guid_file /etc/opensm/root_guids.conf\n"
                     "cn_guid_file /etc/opensm/cn_guids.conf\n"
                     "partition_config_file /etc/opensm/partitions.conf\n"
@@ -53,7 +57,7 @@ def render(plan: Plan) -> Files:
                 )
                 pkey = fabric.partition_key
                 files[f"{base}/partitions.conf"] = (
-                    f"# Rendered by Kasbah: partitions of {fabric.phase}, domain {domain.index}\n"
+                    f"# Rendered by Kasbah: partitions of {frr_comment(fabric.phase)}, domain {domain.index}\n"
                     "Default=0x7fff, ipoib, mtu=5 : ALL=limited, SELF=full ;\n"
                     f"{fabric.phase.replace('-', '_')}=0x{pkey:04x}, ipoib, mtu=5 : ALL_CAS=full, ALL_SWITCHES=full ;\n"
                 )

@@ -33,6 +33,7 @@ from ipaddress import IPv4Network, collapse_addresses, ip_network
 
 from kasbah.plan.derive import Plan
 from kasbah.plan.edge import BgpSession, EdgePlan, EdgeRouter
+from kasbah.render.escape import frr_word, jinja_literal, yaml_dump
 from kasbah.render.templating import render_template
 
 MAX_ACCEPTED_LENGTH = 24
@@ -58,6 +59,9 @@ BOGONS: tuple[str, ...] = (
 
 BFD_PROFILE = "kasbah-wan"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOLE = "\0password{}\0"
+"""Stands for a password expression while the rest of the config is made literal for Jinja (NUL: no plan text
+survives FRR escaping with one)."""
 
 
 def _password_expr(session: BgpSession) -> str:
@@ -97,11 +101,11 @@ def router_config(plan: Plan, router: EdgeRouter) -> str:
     sessions = [
         {
             "s": s,
-            "password": _password_expr(s),
-            "route_map_in": f"IN-{s.cable}",
+            "password": _HOLE.format(i),
+            "route_map_in": frr_word(f"IN-{s.cable}"),
             "regions": _inbound(edge, s),
         }
-        for s in router.sessions
+        for i, s in enumerate(router.sessions)
     ]
     ibgp = [r for r in edge.routers if r.id != router.id and r.loopback]
     text = render_template(
@@ -119,17 +123,29 @@ def router_config(plan: Plan, router: EdgeRouter) -> str:
         bfd_profile=BFD_PROFILE,
         regions=[r for r in edge.regions if r.prefixes],
     )
-    stripped = text
-    for s in sessions:
-        stripped = stripped.replace(str(s["password"]), "")
-    if any(tok in stripped for tok in ("{{", "{%", "{#")):
-        raise ValueError(f"FRR config of {router.id} would carry Jinja syntax besides the password variables")
+    # Ansible templates this file again: everything but the password expressions must come out as written.
+    text = jinja_literal(text)
+    for i, s in enumerate(router.sessions):
+        text = text.replace(_HOLE.format(i), _password_expr(s))
     return text
+
+
+def router_vars(plan: Plan, router: EdgeRouter) -> str:
+    """What the wan_edge role reads besides the config, through the YAML emitter (a cable `yes` stays a string)."""
+    peers = [
+        {"address": s.peer_address, "asn": s.peer_asn, "cable": s.cable, "landing_station": s.landing_station}
+        for s in router.sessions
+    ]
+    return yaml_dump(
+        {"wan_edge_password_vars": [s.password_var for s in router.sessions], "wan_edge_ebgp_peers": peers},
+        header=f"{router.id}: rendered by kasbah from the plan of {plan.phase}; read by the wan_edge role. "
+        "Do not edit.",
+    )
 
 
 def render(plan: Plan) -> dict[str, str]:
     files: dict[str, str] = {}
     for router in plan.edge.routers:
         files[f"frr/{router.id}.conf.j2"] = router_config(plan, router)
-        files[f"frr/{router.id}.vars.yml"] = render_template("frr/router.vars.yml.j2", plan=plan, router=router)
+        files[f"frr/{router.id}.vars.yml"] = router_vars(plan, router)
     return files

@@ -9,6 +9,7 @@ from __future__ import annotations
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
 from kasbah.render import Files
+from kasbah.render.escape import yaml_dump
 
 DCGM_COUNTERS: tuple[tuple[str, str, str], ...] = (
     # (field, type, help): dcgm-exporter's default-counters.csv plus the NVLink error counters it ships disabled
@@ -41,13 +42,15 @@ def render(plan: Plan) -> Files:
     blocks = oob_blocks(plan.addresses.allocations)
     limits = {(g.phase, g.sku): g.limit_w for g in plan.gpu_power_limits}
     for pod in plan.pods:
-        files[f"gpu/pods/{pod.id}.yml"] = (
-            "---\n"
-            f"kasbah_hall: {pod.hall}\n"
-            f"kasbah_pod_phase: {pod.phase}\n"
-            f"kasbah_sku: {pod.sku}\n"
-            f"kasbah_gpus_per_node: {pod.gpus_per_node}\n"
-            f"kasbah_gpu_power_limit_w: {limits.get((pod.phase, pod.sku)) or 'null'}\n"
+        # Through the YAML emitter: a hall `010` or a SKU `yes` must reach Ansible as a string, not 8 or True.
+        files[f"gpu/pods/{pod.id}.yml"] = yaml_dump(
+            {
+                "kasbah_hall": pod.hall,
+                "kasbah_pod_phase": pod.phase,
+                "kasbah_sku": pod.sku,
+                "kasbah_gpus_per_node": pod.gpus_per_node,
+                "kasbah_gpu_power_limit_w": limits.get((pod.phase, pod.sku)) or None,
+            }
         )
         racks: dict[int, list[str]] = {}
         for host in pod_hosts(pod, blocks[pod.id]):

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from importlib.resources import files as package_files
 
-import yaml
-
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
 from kasbah.plan.switches import ethernet_switches
 from kasbah.render import Files
+from kasbah.render.escape import host_field, yaml_comment, yaml_dump
 from kasbah.render.fabric import domain_dir
 
 
@@ -26,7 +25,8 @@ def group_name(kind: str, ident: str) -> str:
 
 
 def _yaml(data: object) -> str:
-    return "---\n" + yaml.safe_dump(data, sort_keys=True, default_flow_style=False, width=120)
+    """Through the emitter, so ids such as `010` or `yes` stay strings for Ansible (kasbah.render.escape)."""
+    return yaml_dump(data)
 
 
 def render(plan: Plan) -> Files:
@@ -36,7 +36,8 @@ def render(plan: Plan) -> Files:
     children: dict[str, set[str]] = {}
     pods = []
     etc_hosts = [
-        f"# Rendered by Kasbah from the plan of {plan.campus} {plan.phase}: every host, no lookups.",
+        f"# Rendered by Kasbah from the plan of {yaml_comment(plan.campus)} {yaml_comment(plan.phase)}: every host, "
+        "no lookups.",
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
     ]
@@ -48,7 +49,7 @@ def render(plan: Plan) -> Files:
             children.setdefault(parent, set()).add(pg)
         members = list(pod_hosts(pod, blocks[pod.id]))
         files[f"inventory/hosts/{pod.id}.tsv"] = "".join(
-            f"{h.name}\t{h.address}\t{h.rack}\t{h.tray}\n" for h in members
+            f"{host_field(h.name)}\t{h.address}\t{h.rack}\t{h.tray}\n" for h in members
         )
         etc_hosts.extend(f"{h.address}\t{h.name}" for h in members)
         pods.append({"group": pg, "table": f"hosts/{pod.id}.tsv"})
@@ -76,7 +77,7 @@ def render(plan: Plan) -> Files:
                 "vars": {"kasbah_switch_config": f"fabric/{sw.phase}/switches/{sw.name}.conf"},
             }
         )
-    etc_hosts.extend(f"{h['address']}\t{h['name']}" for h in hosts)
+    etc_hosts.extend(f"{host_field(h['address'])}\t{host_field(h['name'])}" for h in hosts)
     data = {
         "campus": plan.campus,
         "phase": plan.phase,
@@ -95,7 +96,8 @@ def render(plan: Plan) -> Files:
         package_files("kasbah.render").joinpath("files/kasbah_inventory.py").read_text(encoding="utf-8")
     )
     files["inventory/group_vars/all.yml"] = (
-        f"---\n# {plan.campus} {plan.phase}. Whatever is set here, every host carries (70,000 copies in a large\n"
+        f"---\n# {yaml_comment(plan.campus)} {yaml_comment(plan.phase)}. Whatever is set here, every host carries "
+        "(70,000 copies in a large\n"
         "# phase): keep it short. kasbah_build_dir comes from the inventory plugin; the plan is in plan.json.\n{}\n"
     )
     files["inventory/group_vars/edge_routers.yml"] = _yaml(

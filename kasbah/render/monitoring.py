@@ -24,6 +24,7 @@ from kasbah.monitoring.dashboards import dashboards
 from kasbah.monitoring.rules import OWNERS, RuleGroup, region_probe_targets, rule_groups
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import nodes_per_rack, oob_blocks, pod_hosts
+from kasbah.render.escape import json_text, yaml_dump, yaml_quote, yaml_single_quote
 from kasbah.render.templating import render_template
 
 PREFIX = "monitoring/"
@@ -35,13 +36,13 @@ Files = dict[str, str]
 
 
 def _q(value: object) -> str:
-    """A YAML scalar: JSON's double-quoted string is valid YAML and escapes everything that needs it."""
-    return json.dumps(value, ensure_ascii=False)
+    """A YAML scalar: a double-quoted string with every escape YAML needs (kasbah.render.escape)."""
+    return yaml_quote(value)
 
 
 def _sq(value: str) -> str:
     """A YAML single-quoted scalar: reads better than JSON for matchers full of double quotes."""
-    return "'" + value.replace("'", "''") + "'"
+    return yaml_single_quote(value)
 
 
 def _wrap(text: str) -> list[str]:
@@ -50,6 +51,11 @@ def _wrap(text: str) -> list[str]:
 
 def _interval(seconds: int) -> str:
     return f"{seconds}s"
+
+
+def _j(value: object) -> str:
+    """A JSON value (file_sd): ASCII escapes, so no character can break the line-per-group layout."""
+    return json.dumps(value)
 
 
 def _group_json(groups: list[tuple[dict[str, str], list[str]]]) -> str:
@@ -67,10 +73,13 @@ def pod_file_sd(plan: Plan) -> Files:
         if cidr is None or nodes_per_rack(pod) == 0:
             continue
         head = (
-            f'{{"labels": {{"campus": {_q(plan.campus)}, "hall": {_q(pod.hall)}, "node": "%s", '
-            f'"phase": {_q(pod.phase)}, "pod": {_q(pod.id)}, "rack": "%s"}}, "targets": ["%s"]}}'
+            f'{{"labels": {{"campus": {_j(plan.campus)}, "hall": {_j(pod.hall)}, "node": %s, '
+            f'"phase": {_j(pod.phase)}, "pod": {_j(pod.id)}, "rack": %s}}, "targets": [%s]}}'
         )
-        lines = [head % (h.name, f"{pod.id}-r{h.rack:02d}", h.address) for h in pod_hosts(pod, cidr)]
+        # Host names and racks start with the pod id: when it needs no JSON escape (an id never does), neither do
+        # they, and quoting them by hand keeps a 66,000-tray render fast.
+        q = (lambda v: f'"{v}"') if _j(pod.id) == f'"{pod.id}"' else _j
+        lines = [head % (q(h.name), q(f"{pod.id}-r{h.rack:02d}"), q(h.address)) for h in pod_hosts(pod, cidr)]
         out[f"{PREFIX}file_sd/{pod.id}.json"] = "[\n" + ",\n".join(lines) + "\n]\n"
     return out
 
@@ -236,10 +245,10 @@ def alertmanager_yml(plan: Plan) -> str:
 def receivers_yml(plan: Plan) -> str:
     """What the role must write beside alertmanager.yml: one token file per owner that names a vault variable."""
     tokens = [{"owner": r.owner, "var": r.token_var} for r in plan.monitoring.receivers if r.token_var]
-    lines = ["---", "# Rendered by kasbah: bearer tokens of the alert webhooks, by vault variable name (never values)."]
-    lines.append("monitoring_receiver_tokens:" + ("" if tokens else " []"))
-    lines += [f"  - {{owner: {t['owner']}, var: {t['var']}}}" for t in tokens]
-    return "\n".join(lines) + "\n"
+    return yaml_dump(
+        {"monitoring_receiver_tokens": tokens},
+        header="Rendered by kasbah: bearer tokens of the alert webhooks, by vault variable name (never values).",
+    )
 
 
 def render(plan: Plan) -> Files:
@@ -256,7 +265,7 @@ def render(plan: Plan) -> Files:
     for group in groups:
         files[f"{PREFIX}rules/{group.file}"] = rules_yml(plan, group)
     for name, board in dashboards(plan).items():
-        files[f"{PREFIX}dashboards/{name}.json"] = json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+        files[f"{PREFIX}dashboards/{name}.json"] = json_text(board, indent=2) + "\n"
     files |= site_file_sd(plan)
     files |= pod_file_sd(plan)
     return dict(sorted(files.items()))

@@ -1,4 +1,5 @@
-"""One Jinja2 environment for every renderer: strict (an unknown variable is a bug, not an empty string)."""
+"""One Jinja2 environment for every renderer: strict (an unknown variable is a bug, not an empty string), with the
+escaping helpers of kasbah.render.escape as filters, so a template escapes each value for the language it writes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from functools import cache
 
 import jinja2
+
+from kasbah.render import escape
 
 
 @cache
@@ -19,6 +22,11 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["tojson_sorted"] = lambda v: json.dumps(v, sort_keys=True)
+    env.filters["yaml_quote"] = escape.yaml_quote
+    env.filters["yaml_comment"] = escape.yaml_comment
+    env.filters["frr_comment"] = escape.frr_comment
+    env.filters["frr_word"] = escape.frr_word
+    env.filters["frr_description"] = escape.frr_description
     return env
 
 

@@ -121,7 +121,7 @@ class Lab(StrictModel):
 
 
 class ObjectStorage(StrictModel):
-    endpoint: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/.*)?$")]
+    endpoint: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[!-~]*)?$")]
     region: str = "us-east-1"
     path_style: bool = True
     checkpoint_lock_days: Annotated[int, Field(ge=1, le=3650)] = Field(
@@ -138,7 +138,9 @@ class ObjectStorage(StrictModel):
 AlertOwner = Literal["compute", "fabric", "wan", "facility", "energy", "monitoring"]
 """The teams alerts are routed to (every alert carries one as its `owner` label)."""
 
-WebhookUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/\S*)?$")]
+# URL paths are printable ASCII (percent-encode the rest): a control character or line break would reach the
+# rendered YAML and the consumer's URL parser.
+WebhookUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[!-~]*)?$")]
 VaultVar = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="An ansible-vault variable's name.")]
 
 
