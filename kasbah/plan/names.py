@@ -21,6 +21,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from kasbah.findings import Finding, Level, Path, format_path
+from kasbah.monitoring.exporters import internal_zone
 from kasbah.plan.edge import password_var
 from kasbah.plan.hosts import host_name, nodes_per_rack
 from kasbah.plan.lab import CAMPUS_NODE, hub_node, ls_node
@@ -189,7 +190,11 @@ class Space:
 def clash_finding(space: Space, first: tuple[str, Source], second: tuple[str, Source], fallback: SourceDoc) -> Finding:
     """An error located at the spec source of the clash (the second when both are in the spec) naming both."""
     (name_a, a), (name_b, b) = first, second
+    # Point at the object whose own id is the name (router 'mon1', pod 'monitoring'): renaming it is the fix; a
+    # name derived from something else (a tray from its pod, a step from its cable) is the other side. Else the later.
     at = b if b.doc is not None else a
+    if a.doc is not None and a.what.endswith(f"'{name_a}'") and not b.what.endswith(f"'{name_b}'"):
+        at = a
     other = a if at is b else b
     same = name_a == name_b
     names = f"'{name_b}'" if same else f"'{name_a}' and '{name_b}' (equal ignoring case)"
@@ -533,22 +538,26 @@ class _Check:
             src = o.of(o.pods, pod.id, f"pod '{pod.id}'")
             tray = Source(f"the compute trays of {src.what}", src.doc, src.path, src.file)
             excess = len(longest) - DNS_LABEL_MAX
-            hint = f"shorten the pod id by {excess} characters" if excess > 0 else "use an id of letters and digits"
+            hint = (
+                f"shorten the pod id to at most {len(pod.id) - excess} characters"
+                if excess > 0
+                else "use an id of letters and digits, with single '-' between them"
+            )
             self._label("host name", longest, tray, hint)
-        mon = self.plan.monitoring
+        mon, campus = self.plan.monitoring, self.spec.campus
+        zone = internal_zone(self.plan.campus)
+        self._fqdn(zone, o.campus, "the campus's internal DNS zone")
         for hall, target in mon.hall_telemetry.items():
             src = o.hall_telemetry.get(hall) or o.of(o.halls, hall, f"hall '{hall}'")
-            self._fqdn(target, src, "the hall's telemetry endpoint")
+            self._fqdn(target, src, "the hall's telemetry endpoint", zone if hall not in o.hall_telemetry else "")
         for phase, target in mon.fabric_telemetry.items():
             src = o.fabric_telemetry.get(phase) or o.of(o.phases, phase, f"phase '{phase}'")
-            self._fqdn(target, src, "the fabric's UFM telemetry endpoint")
-        path: Path = ("monitoring", "energy_telemetry")
-        src = (
-            Source.at("the energy telemetry", o.campus_doc, path)
-            if self.spec.campus.monitoring.energy_telemetry
-            else o.campus
-        )
-        self._fqdn(mon.energy_telemetry, src, "the energy telemetry endpoint")
+            self._fqdn(
+                target, src, "the fabric's UFM telemetry endpoint", zone if phase not in o.fabric_telemetry else ""
+            )
+        if campus.monitoring.energy_telemetry:
+            src = Source.at("the energy telemetry", o.campus_doc, ("monitoring", "energy_telemetry"))
+            self._fqdn(mon.energy_telemetry, src, "the energy telemetry endpoint")
 
     def _label(self, what: str, name: str, source: Source, hint: str) -> None:
         problem = label_problem(name)
@@ -556,12 +565,22 @@ class _Check:
             code = "names.too-long" if len(name) > DNS_LABEL_MAX else "names.invalid"
             self.out.append(limit_finding(code, what, name, problem, source, self.o.campus_doc, hint))
 
-    def _fqdn(self, target: str, source: Source, what: str) -> None:
-        host = target.rsplit(":", 1)[0]
-        problem = fqdn_problem(host)
+    def _fqdn(self, target: str, source: Source, what: str, zone: str = "") -> None:
+        """A DNS name (a `host:port` target's host). `zone`: the name is a default built as `<label>.<zone>`,
+        whose zone is checked on its own (and blamed on the campus name), so only the rest is this source's."""
+        host = target.rsplit(":", 1)[0] if re.search(r":\d+$", target) else target
+        if zone and host.endswith("." + zone) and fqdn_problem(zone) is not None:
+            host_part = host[: -len(zone) - 1]
+            problem = fqdn_problem(host_part)
+        else:
+            problem = fqdn_problem(host)
         if problem:
-            code = "names.too-long" if "characters" in problem and "over" in problem else "names.invalid"
-            hint = "set the endpoint in the spec, or shorten the ids its default name is built from"
+            code = "names.too-long" if re.search(r"\d+ characters, over", problem) else "names.invalid"
+            hint = (
+                "shorten the ids its default name is built from, or set the endpoint in the spec"
+                if zone
+                else "use a DNS name of labels of letters, digits and '-' (each at most 63, all at most 253)"
+            )
             self.out.append(limit_finding(code, what, host, problem, source, self.o.campus_doc, hint))
 
 
