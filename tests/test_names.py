@@ -168,6 +168,23 @@ CASES: list[dict[str, object]] = [
         says=["pod 'fabric-phase1'", "the compute fabric of phase 'phase1' (phase1.yaml:56 networks.compute.switch)"],
     ),
     dict(
+        id="router-named-like-an-ethernet-fabric-switch",
+        edits=[
+            ("phase1.yaml", "{kind: infiniband-ndr, switch: qm9700", "{kind: spectrum-x, switch: sn5600"),
+            ("phase1.yaml", UPLINK_EDGE1, UPLINK_EDGE1.replace("edge1", "phase1-d0-leaf-001")),
+        ],
+        code="names.collision",
+        at=("phase1.yaml", "wan_uplinks[0].edge_router"),
+        says=["edge router 'phase1-d0-leaf-001'", "fabric switch 'phase1-d0-leaf-001' of the compute fabric of phase"],
+    ),
+    dict(
+        id="phase-id-too-long-for-its-subnet-managers",
+        edits=[("phase1.yaml", "id: phase1\n", "id: " + "q" * 58 + "\n")],
+        code="names.too-long",
+        at=("phase1.yaml", "networks.compute.switch"),
+        says=["host name 'sm-" + "q" * 58 + "-d0-1'", "is 66 characters, over the 63"],
+    ),
+    dict(
         id="webhook-token-named-like-a-bgp-password",
         edits=[
             (
@@ -353,7 +370,7 @@ def test_generated_pod_ids_that_take_a_step_name(name: str, index: int) -> None:
     with stacks_copy() as stacks:
         pod = f"{{id: h1-su{index + 1:03d}, sku: gb200-nvl72, count: 8}}"
         edit(stacks / "phase1.yaml", pod, pod.replace(f"h1-su{index + 1:03d}", name))
-        found = [f for f in errors(stacks / "phase1.yaml") if "Pulumi step" in f.message]
+        found = [f for f in errors(stacks / "phase1.yaml") if "Pulumi step name" in f.message]
         assert len(found) == 1 and f"pod '{name}'" in found[0].message, found
         assert found[0].path == f"halls[0].pods[{index}].id"
 
@@ -405,6 +422,15 @@ def test_ids_that_differ_only_by_a_mapped_character_collide(ident: str, mapping:
     files.add(f"gpu/pods/{ident}.yml", Source(f"pod '{ident}'"))
     files.add(f"gpu/pods/{other}.yml", Source(f"pod '{other}'"))
     assert len(files.clashes) == (1 if fn is str.upper else 0)
+
+
+def test_an_exhausted_loopback_block_is_not_a_crash(in_stacks: Path) -> None:
+    """Without a loopback block the Ethernet switches have no addresses: the names check skips them quietly."""
+    edit(in_stacks / "phase1.yaml", "{kind: infiniband-ndr, switch: qm9700", "{kind: spectrum-x, switch: sn5600")
+    edit(in_stacks / "campus.yaml", "loopbacks: 10.64.0.0/14", "loopbacks: 10.64.0.0/30")
+    _, findings = plan_of(in_stacks / "phase1.yaml")
+    assert "addresses.exhausted" in {f.code for f in findings}
+    assert "internal.crash" not in {f.code for f in findings}
 
 
 def test_a_clash_between_two_spec_objects_is_located_at_the_second(in_stacks: Path) -> None:

@@ -168,6 +168,8 @@ class Space:
 
     kind: str
     consequence: str
+    within: str = ""
+    """Where the names must differ when not everywhere, e.g. " in stack 'phase1'"."""
     key: Callable[[str], str] = str.casefold
     names: dict[str, tuple[str, Source]] = field(default_factory=dict)
     clashes: list[tuple[str, Source, str, Source]] = field(default_factory=list)
@@ -199,9 +201,9 @@ def clash_finding(space: Space, first: tuple[str, Source], second: tuple[str, So
     same = name_a == name_b
     names = f"'{name_b}'" if same else f"'{name_a}' and '{name_b}' (equal ignoring case)"
     message = (
-        f"{at.describe()} and {other.describe()} both give {space.kind} {names}: {space.consequence}"
+        f"{at.describe()} and {other.describe()} both give {space.kind} {names}{space.within}: {space.consequence}"
         if same
-        else f"{at.describe()} and {other.describe()} give {space.kind}s {names}: {space.consequence}"
+        else f"{at.describe()} and {other.describe()} give {space.kind}s {names}{space.within}: {space.consequence}"
     )
     hint = f"rename {at.what}" + ("" if other.doc is None else f" or {other.what}") + " so the names differ"
     if at.doc is None:  # two fixed names: a bug in Kasbah, still reported where the user looks first
@@ -278,6 +280,18 @@ class _Check:
         self.o = _Origins(spec)
         self.out: list[Finding] = []
         self.pods = {p.id: p for p in plan.pods}
+        self.switches = self._ethernet_switches()
+
+    def _ethernet_switches(self) -> list:
+        """The Ethernet fabric switches, or none when a phase that needs them got no loopback block (the planner
+        reported the exhausted supernet; their names and addresses are not settled)."""
+        from kasbah.plan.switches import ethernet_switches  # imports the planner: not at module level
+
+        plan = self.plan
+        blocks = {a.phase for a in plan.addresses.allocations if a.network == "loopbacks" and a.scope == "phase"}
+        if any(f.phase not in blocks for f in plan.fabrics if any(c.kind == "spectrum-x" for c in f.compute)):
+            return []
+        return list(ethernet_switches(plan))
 
     def run(self) -> list[Finding]:
         hosts = self._hosts()
@@ -324,9 +338,7 @@ class _Check:
             else:
                 src = self.o.of(self.o.compute, svc.phase, f"phase '{svc.phase}'")
                 space.add(svc.name, Source(f"subnet manager '{svc.name}' of {src.what}", src.doc, src.path, src.file))
-        from kasbah.plan.switches import ethernet_switches  # imports the planner: not at module level
-
-        for sw in ethernet_switches(plan):
+        for sw in self.switches:
             src = self.o.of(self.o.compute, sw.phase, f"phase '{sw.phase}'")
             space.add(sw.name, Source(f"fabric switch '{sw.name}' of {src.what}", src.doc, src.path, src.file))
         for _, (name, source) in list(space.names.items()):
@@ -408,10 +420,11 @@ class _Check:
         o = self.o
         for ph in self.plan.phases:
             space = Space(
-                f"Pulumi step of stack '{ph.id}'",
+                "Pulumi step name",
                 "the stack keys each step's trigger and component by this name, so one step would run on the "
                 "other's trigger",
                 key=str,
+                within=f" in stack '{ph.id}'",
             )
             space.add(STEP_MONITORING, Source("the monitoring step"))
             if any(f.phase == ph.id for f in self.plan.fabrics):
@@ -455,9 +468,7 @@ class _Check:
                         what = Source(f"domain {d.index} of {src.what}", src.doc, src.path, src.file)
                         space.add(f"{base}/opensm.conf.j2", what)
                         space.add(f"{base}/partitions.conf", what)
-        from kasbah.plan.switches import ethernet_switches
-
-        for sw in ethernet_switches(plan):
+        for sw in self.switches:
             src = o.of(o.compute, sw.phase, f"phase '{sw.phase}'")
             space.add(
                 f"fabric/{sw.phase}/switches/{sw.name}.conf",
@@ -529,7 +540,12 @@ class _Check:
         """Host names are DNS labels (etc_hosts, the hosts' own names); telemetry endpoints are names in DNS."""
         o = self.o
         for name, source in hosts.names.values():
-            self._label("host name", name, source, "shorten the id it is built from")
+            self._label(
+                "host name",
+                name,
+                source,
+                "shorten the id it is built from (a router's own id; a subnet manager's or switch's phase id)",
+            )
         for pod in self.plan.pods:
             per_rack = nodes_per_rack(pod)
             if not per_rack or not pod.nodes:
