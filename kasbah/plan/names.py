@@ -452,7 +452,7 @@ class _Check:
                 f"inventory/hosts/{pod.id}.tsv",
                 f"gpu/pods/{pod.id}.yml",
                 f"monitoring/file_sd/{pod.id}.json",
-                *(imex_path(pod.id, rack) for rack in range(1, pod.racks + 1)),
+                imex_path(pod.id, 1),  # one stands for the pod's IMEX directory: its racks' names differ by number
             ):
                 space.add(path, src)
         for r in plan.edge.routers:
@@ -515,22 +515,20 @@ class _Check:
             storage.state_bucket, Source.at(f"the Pulumi state bucket of campus '{self.plan.campus}'", *self._campus())
         )
         self._report(space)
-        for name, source in space.names.values():
+        reported: set[str] = set()
+        for name, source in sorted(space.names.values(), key=lambda ns: -len(ns[0])):
             problem = bucket_problem(name)
-            if problem:
-                self.out.append(
-                    limit_finding(
-                        "names.too-long" if "characters" in problem else "names.invalid",
-                        "S3 bucket name",
-                        name,
-                        problem,
-                        source,
-                        self.o.campus_doc,
-                        f"shorten the campus name to at most {63 - len(name) + len(self.plan.campus)} characters"
-                        if len(name) > 63
-                        else "give the campus a name of lower-case letters, digits and single '-'",
-                    )
-                )
+            code = "names.too-long" if problem and "characters" in problem else "names.invalid"
+            if problem is None or code in reported:
+                continue  # one finding per kind of problem: the buckets share the campus name
+            reported.add(code)
+            hint = (
+                f"shorten the campus name to at most {63 - len(name) + len(self.plan.campus)} characters"
+                if len(name) > 63
+                else "choose a campus name that gives valid S3 bucket names: lower-case letters, digits and single "
+                "'-', not starting with 'xn--' or 'sthree-'"
+            )
+            self.out.append(limit_finding(code, "S3 bucket name", name, problem, source, self.o.campus_doc, hint))
 
     def _campus(self) -> tuple[SourceDoc, Path]:
         return self.o.campus_doc, ("name",)
