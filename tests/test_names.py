@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from components.monitoring import MONITORING_GROUP
 from components.phase_deployment import step_triggers
 from components.scopes import COMMON_PREFIXES, scope_files, scope_prefixes
 from kasbah import render as renders
@@ -493,15 +494,41 @@ def _pod_files(pod: str, racks: int = 12) -> list[str]:
     ]
 
 
+def _router_files(router: str) -> list[str]:
+    return [
+        f"frr/{router}.conf.j2",
+        f"frr/{router}.vars.yml",
+        f"inventory/host_vars/{router}.yml",
+        f"_plan/edge/{router}.json",
+    ]
+
+
+def _fabric_files(phase: str) -> list[str]:
+    return [
+        f"fabric/{phase}/qm9700-d0/opensm.conf.j2",
+        f"fabric/{phase}/switches/{phase}-d0-leaf-001.conf",
+        f"_plan/fabric/{phase}.json",
+    ]
+
+
+SCOPED = {"pod": _pod_files, "router": _router_files, "fabric": _fabric_files}
+
+
 @settings(max_examples=200, deadline=None)
-@given(ID, st.sampled_from(["-r01", "-r1", "-r", "-r01-n01", "0", "-x", "-1", "-su001"]))
-def test_no_pod_scope_takes_in_another_pods_files(pod: str, suffix: str) -> None:
-    other = pod + suffix
+@given(
+    st.sampled_from(sorted(SCOPED)),
+    ID,
+    st.sampled_from(["-r01", "-r1", "-r", "-r01-n01", "0", "-x", "-1", "-su001", "-d0", "-conf"]),
+)
+def test_no_scope_takes_in_another_objects_files(kind: str, key: str, suffix: str) -> None:
+    """Keys where one starts with the other (pod x and x-r01, router edge and edge-1): each scope holds its own
+    files only (besides the files every step shares)."""
     shared = (*COMMON_PREFIXES, "gpu/dcgm-counters.csv", "playbooks/")
-    for a, b in ((pod, other), (other, pod)):
-        own = tuple(p for p in scope_prefixes("pod", a) if not p.startswith(shared))
-        assert not [f for f in _pod_files(b) if f.startswith(own)], (a, b)
-        assert all(f.startswith(own) for f in _pod_files(a))
+    files = SCOPED[kind]
+    for a, b in ((key, key + suffix), (key + suffix, key)):
+        own = tuple(p for p in scope_prefixes(kind, a) if not p.startswith(shared))  # type: ignore[arg-type]
+        assert not [f for f in files(b) if f.startswith(own)], (kind, a, b)
+        assert all(f.startswith(own) for f in files(a)), (kind, a)
 
 
 def test_pod_x_and_pod_x_r01_have_independent_triggers(stacks: Path) -> None:
@@ -551,7 +578,8 @@ def test_enumerated_names_are_the_rendered_ones(phase: str) -> None:
     }
     # Pulumi: the stack's steps are the names the check enumerates
     triggers = step_triggers(plan, scope_files(plan, files, None))
-    assert set(triggers) == set(step_names(plan, phase))
+    assert set(triggers) == {name for name, _, _ in step_names(plan, phase)}
+    assert MONITORING_GROUP in ROLE_GROUPS
 
 
 def test_a_large_phase_is_checked_without_enumerating_its_trays() -> None:

@@ -63,23 +63,19 @@ def imex_path(pod: str, rack: int) -> str:
     return f"{imex_dir(pod)}r{rack:02d}.cfg"
 
 
-def step_names(plan: Plan, phase: str) -> dict[str, tuple[str, str]]:
-    """The on-premises steps the stack of `phase` registers: step name -> (kind, key).
+def step_names(plan: Plan, phase: str) -> list[tuple[str, str, str]]:
+    """The on-premises steps the stack of `phase` registers, as (step name, kind, key), clashes included.
 
     The names `components.phase_deployment.step_triggers` keys its triggers by (and names the components): the
     phase's fabric `fabric-<phase>`, each pod by its id, each cable lit `uplink-<cable>`, and `monitoring`.
     """
-    out: dict[str, tuple[str, str]] = {}
+    out: list[tuple[str, str, str]] = []
     if any(f.phase == phase for f in plan.fabrics):
-        out[f"fabric-{phase}"] = ("fabric", phase)
-    for pod in plan.pods:
-        if pod.phase == phase:
-            out.setdefault(pod.id, ("pod", pod.id))
-    for router in plan.edge.routers:
-        for s in router.sessions:
-            if s.phase == phase:
-                out.setdefault(f"uplink-{s.cable}", ("uplink", s.cable))
-    out.setdefault(STEP_MONITORING, ("monitoring", ""))
+        out.append((f"fabric-{phase}", "fabric", phase))
+    out += [(pod.id, "pod", pod.id) for pod in plan.pods if pod.phase == phase]
+    cables = sorted({s.cable for r in plan.edge.routers for s in r.sessions if s.phase == phase})
+    out += [(f"uplink-{cable}", "uplink", cable) for cable in cables]
+    out.append((STEP_MONITORING, "monitoring", ""))
     return out
 
 
@@ -426,18 +422,21 @@ class _Check:
                 key=str,
                 within=f" in stack '{ph.id}'",
             )
-            space.add(STEP_MONITORING, Source("the monitoring step"))
-            if any(f.phase == ph.id for f in self.plan.fabrics):
-                src = o.of(o.compute, ph.id, f"phase '{ph.id}'")
-                space.add(f"fabric-{ph.id}", src)
-            for pod in self.plan.pods:
-                if pod.phase == ph.id:
-                    space.add(pod.id, o.of(o.pods, pod.id, f"pod '{pod.id}'"))
+            first_router: dict[str, str] = {}  # cable -> the first router lighting it in this phase
             for r in self.plan.edge.routers:
                 for s in r.sessions:
                     if s.phase == ph.id:
-                        src = o.uplinks.get((s.phase, s.edge_router, s.cable)) or o.campus
-                        space.add(f"uplink-{s.cable}", Source(f"cable '{s.cable}'", src.doc, src.path, src.file))
+                        first_router.setdefault(s.cable, s.edge_router)
+            for name, kind, key in step_names(self.plan, ph.id):
+                if kind == "pod":
+                    space.add(name, o.of(o.pods, key, f"pod '{key}'"))
+                elif kind == "fabric":
+                    space.add(name, o.of(o.compute, key, f"phase '{key}'"))
+                elif kind == "uplink":
+                    src = o.uplinks.get((ph.id, first_router.get(key, ""), key)) or o.campus
+                    space.add(name, Source(f"cable '{key}'", src.doc, src.path, src.file))
+                else:
+                    space.add(name, Source("the monitoring step"))
             self._report(space)
 
     # -- files --------------------------------------------------------------------------------------------------------
