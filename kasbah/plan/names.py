@@ -383,8 +383,8 @@ class _Check:
 
     # -- secrets ------------------------------------------------------------------------------------------------------
     def _vault(self) -> None:
-        space = Space(
-            "vault variable", "one secret would be used for both (a BGP session gets another's password)", key=str
+        space = Space(  # ignoring case too: each reaches `kasbah apply` as the upper-cased environment variable
+            "vault variable", "one secret would be used for both (a BGP session gets another's password)"
         )
         for r in self.plan.edge.routers:
             for s in r.sessions:
