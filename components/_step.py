@@ -17,6 +17,8 @@ from pathlib import Path, PurePosixPath
 import pulumi
 from pulumi_command import local
 
+from kasbah.plan.names import group_name
+
 BUILD_DIR_ENV = "KASBAH_BUILD_DIR"
 """Environment variable telling `kasbah apply` where the stack's `build/` directory is (its run reports go there)."""
 
@@ -25,12 +27,12 @@ SECRET_ENV_PREFIX = "VAULT_"
 
 
 def pod_group(pod_id: str) -> str:
-    """The inventory group of a pod: `pod_` + its id with '-' replaced by '_' (the inventory renderer's rule)."""
-    return "pod_" + pod_id.replace("-", "_")
+    """The inventory group of a pod (`kasbah.plan.names.group_name`, the inventory renderer's rule)."""
+    return group_name("pod", pod_id)
 
 
 def phase_group(phase: str) -> str:
-    return "phase_" + phase.replace("-", "_")
+    return group_name("phase", phase)
 
 
 def secret_env(var: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from kasbah.plan.derive import Plan
+from kasbah.plan.names import group_name, imex_dir
 from kasbah.render import Files, digest
 
 ScopeKind = Literal["pod", "fabric", "router", "monitoring"]
@@ -43,16 +44,18 @@ def scope_prefixes(kind: ScopeKind, key: str = "", groups: Iterable[str] = ()) -
 
     kind/key: pod/<pod id>, fabric/<phase>, router/<router id>, monitoring. groups: the inventory groups of the
     step's hosts whose `group_vars` it reads (e.g. `phase_phase1`, `hall_h1`), besides its own.
+
+    Every prefix ends at a delimiter ('/' or the '.' before an extension; ids hold neither), so one scope never
+    takes in the files of an object whose id merely starts with its key (pod `x` and pod `x-r01`).
     """
     roles = tuple(f"playbooks/roles/{r}/" for r in SCOPE_ROLES[kind])
     group_vars = tuple(f"inventory/group_vars/{g}." for g in groups)
     if kind == "pod":
-        under = key.replace("-", "_")
         own: tuple[str, ...] = (
             f"inventory/hosts/{key}.",
-            f"inventory/group_vars/pod_{under}.",
+            f"inventory/group_vars/{group_name('pod', key)}.",
             f"gpu/pods/{key}.",
-            f"gpu/imex/{key}-r",
+            imex_dir(key),
             "gpu/dcgm-counters.csv",
             f"{PLAN_PREFIX}pods/{key}.",
         )
@@ -70,9 +73,9 @@ def scope_prefixes(kind: ScopeKind, key: str = "", groups: Iterable[str] = ()) -
 def step_groups(kind: ScopeKind, *, phase: str = "", hall: str = "") -> tuple[str, ...]:
     """The shared inventory groups whose variables a step's hosts read (the inventory renderer's group names)."""
     if kind == "pod":
-        return ("gpu_nodes", f"phase_{phase}".replace("-", "_"), f"hall_{hall}".replace("-", "_"))
+        return ("gpu_nodes", group_name("phase", phase), group_name("hall", hall))
     if kind == "fabric":
-        return (f"phase_{phase}".replace("-", "_"),)
+        return (group_name("phase", phase),)
     if kind == "router":
         return ("edge_routers",)
     return ("monitoring",)

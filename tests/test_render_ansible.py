@@ -28,7 +28,7 @@ GOLDEN_FILES = (
     "inventory/group_vars/edge_routers.yml",
     "inventory/hosts/h1-su001.tsv",
     "gpu/pods/h1-su001.yml",
-    "gpu/imex/h1-su001-r01.cfg",
+    "gpu/imex/h1-su001/r01.cfg",
     "gpu/dcgm-counters.csv",
     "fabric/phase1/qm9700-d0/opensm.conf.j2",
     "fabric/phase1/qm9700-d0/partitions.conf",
@@ -98,7 +98,7 @@ def test_the_hosts_file_lists_every_host_once(phase1: Path) -> None:
 
 
 def test_imex_peers_are_the_trays_of_one_rack(phase1: Path) -> None:
-    peers = (phase1 / "gpu" / "imex" / "h1-su001-r02.cfg").read_text().split()
+    peers = (phase1 / "gpu" / "imex" / "h1-su001" / "r02.cfg").read_text().split()
     table = [ln.split("\t") for ln in (phase1 / "inventory" / "hosts" / "h1-su001.tsv").read_text().splitlines()]
     assert peers == [address for name, address, rack, _ in table if rack == "2"]
     assert len(peers) == 18

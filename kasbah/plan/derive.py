@@ -20,6 +20,7 @@ from kasbah.plan.energy import EnergyPlan, plan_energy
 from kasbah.plan.lab import LabPlan, plan_lab
 from kasbah.plan.model import PlanModel
 from kasbah.plan.monitoring import MonitoringPlan, plan_monitoring
+from kasbah.plan.names import name_findings
 from kasbah.plan.power import (
     GpuPowerLimit,
     HallPlan,
@@ -730,6 +731,7 @@ def derive(spec: LoadedSpec) -> tuple[Plan | None, list[Finding]]:
     try:
         planner = _Planner(spec, catalog_for(spec))
         plan = planner.run()
+        findings.extend(name_findings(spec, plan))
     except Exception as exc:
         target = spec.target
         findings.add(

@@ -11,7 +11,7 @@ Layout of `build/<phase>/` (each renderer owns its prefixes):
     inventory_plugins/kasbah_inventory.py                                       kasbah.render.inventory
     frr/<router>.conf.j2, frr/<router>.vars.yml                                 kasbah.render.frr
     fabric/<phase>/<switch>-d<domain>/ (opensm.conf.j2, partitions.conf)       kasbah.render.fabric
-    gpu/pods/<pod>.yml, gpu/imex/<pod>-rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
+    gpu/pods/<pod>.yml, gpu/imex/<pod>/rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
     monitoring/                                                                 kasbah.render.monitoring
 
 A plan value never becomes syntax: each renderer escapes it for the language it lands in with the helpers of

@@ -10,6 +10,7 @@ phase keeps tenants of different phases apart while the default partition carrie
 from __future__ import annotations
 
 from kasbah.plan.derive import Plan
+from kasbah.plan.names import domain_dir
 from kasbah.plan.switches import FabricSwitch, ethernet_switches
 from kasbah.render import Files
 from kasbah.render.escape import frr_comment, jinja_literal
@@ -24,11 +25,6 @@ def bgp_ports(sw: FabricSwitch) -> list[int]:
     if sw.tier == "leaf":
         return list(range(sw.ports_down + 1, sw.ports_down + sw.ports_up + 1))
     return list(range(1, sw.ports_down + sw.ports_up + 1))
-
-
-def domain_dir(phase: str, switch: str, domain: int) -> str:
-    """Where one InfiniBand domain's subnet manager files are rendered."""
-    return f"fabric/{phase}/{switch}-d{domain}"
 
 
 def render(plan: Plan) -> Files:

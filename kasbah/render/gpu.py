@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
+from kasbah.plan.names import imex_path
 from kasbah.render import Files
 from kasbah.render.escape import yaml_dump
 
@@ -56,7 +57,7 @@ def render(plan: Plan) -> Files:
         for host in pod_hosts(pod, blocks[pod.id]):
             racks.setdefault(host.rack, []).append(host.address)
         for rack, addresses in racks.items():
-            files[f"gpu/imex/{pod.id}-r{rack:02d}.cfg"] = "\n".join(addresses) + "\n"
+            files[imex_path(pod.id, rack)] = "\n".join(addresses) + "\n"
     lines = ["# Rendered by Kasbah: dcgm-exporter counters (field, Prometheus type, help)."]
     lines += [f"{name}, {kind}, {help_}" for name, kind, help_ in DCGM_COUNTERS]
     files["gpu/dcgm-counters.csv"] = "\n".join(lines) + "\n"

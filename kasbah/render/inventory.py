@@ -13,15 +13,10 @@ from importlib.resources import files as package_files
 
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import oob_blocks, pod_hosts
+from kasbah.plan.names import ROLE_GROUPS, domain_dir, group_name
 from kasbah.plan.switches import ethernet_switches
 from kasbah.render import Files
 from kasbah.render.escape import host_field, yaml_comment, yaml_dump
-from kasbah.render.fabric import domain_dir
-
-
-def group_name(kind: str, ident: str) -> str:
-    """Ansible group names must be identifiers: `pod_h1_su001`."""
-    return f"{kind}_{ident}".replace("-", "_").replace(".", "_")
 
 
 def _yaml(data: object) -> str:
@@ -32,7 +27,7 @@ def _yaml(data: object) -> str:
 def render(plan: Plan) -> Files:
     files: Files = {}
     blocks = oob_blocks(plan.addresses.allocations)
-    groups: set[str] = {"gpu_nodes", "edge_routers", "monitoring", "subnet_managers", "fabric_switches"}
+    groups: set[str] = set(ROLE_GROUPS)
     children: dict[str, set[str]] = {}
     pods = []
     etc_hosts = [
