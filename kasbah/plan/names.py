@@ -67,14 +67,14 @@ def step_names(plan: Plan, phase: str) -> list[tuple[str, str, str]]:
     """The on-premises steps the stack of `phase` registers, as (step name, kind, key), clashes included.
 
     The names `components.phase_deployment.step_triggers` keys its triggers by (and names the components): the
-    phase's fabric `fabric-<phase>`, each pod by its id, each cable lit `uplink-<cable>`, and `monitoring`.
+    phase's fabric `fabric-<phase>`, each pod it adds by its id, every edge router of the cumulative plan by its id
+    (one step per host and concern), and `monitoring`.
     """
     out: list[tuple[str, str, str]] = []
     if any(f.phase == phase for f in plan.fabrics):
         out.append((f"fabric-{phase}", "fabric", phase))
     out += [(pod.id, "pod", pod.id) for pod in plan.pods if pod.phase == phase]
-    cables = sorted({s.cable for r in plan.edge.routers for s in r.sessions if s.phase == phase})
-    out += [(f"uplink-{cable}", "uplink", cable) for cable in cables]
+    out += [(router.id, "router", router.id) for router in plan.edge.routers]
     out.append((STEP_MONITORING, "monitoring", ""))
     return out
 
@@ -422,19 +422,13 @@ class _Check:
                 key=str,
                 within=f" in stack '{ph.id}'",
             )
-            first_router: dict[str, str] = {}  # cable -> the first router lighting it in this phase
-            for r in self.plan.edge.routers:
-                for s in r.sessions:
-                    if s.phase == ph.id:
-                        first_router.setdefault(s.cable, s.edge_router)
             for name, kind, key in step_names(self.plan, ph.id):
                 if kind == "pod":
                     space.add(name, o.of(o.pods, key, f"pod '{key}'"))
                 elif kind == "fabric":
                     space.add(name, o.of(o.compute, key, f"phase '{key}'"))
-                elif kind == "uplink":
-                    src = o.uplinks.get((ph.id, first_router.get(key, ""), key)) or o.campus
-                    space.add(name, Source(f"cable '{key}'", src.doc, src.path, src.file))
+                elif kind == "router":
+                    space.add(name, o.of(o.routers, key, f"edge router '{key}'"))
                 else:
                     space.add(name, Source("the monitoring step"))
             self._report(space)
