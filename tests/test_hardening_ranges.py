@@ -492,3 +492,40 @@ def test_cli_refuses_with_a_located_finding(
         assert f"error[{code}]" in result.output, result.output
         assert f"--> {file}:" in result.output and f"({path})" in result.output, result.output
     assert sorted((p, p.read_bytes()) for p in stacks.parent.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://user:secret@s3.internal", "credentials"),
+        ("ftp://s3.internal", "not an http:// or https:// URL"),
+        ("HTTPS://s3.internal", "not an http:// or https:// URL"),
+        ("https://s3.internal?x=1", "path starting with '/'"),
+        ("https://s3.internal/a b", "space"),
+        ("https://s3.internal:/x", "not a number"),
+        ("https://:443/x", "host name is empty"),
+    ],
+)
+def test_urls(url: str, words: str) -> None:
+    text = CAMPUS_TEXT.replace("endpoint: https://s3.casablanca-ai.internal", f"endpoint: '{url}'", 1)
+    (f,) = errors_at(findings_of(text), "object_storage.endpoint")
+    assert words in f.message, f.message
+
+
+@SETTINGS
+@given(
+    port=ports,
+    host=st.sampled_from(
+        ["s3.internal", "10.0.0.1", "a-b.c", "bad..host", "-x.y", "x-.y", "a_b.c", "a" * 64, "a" * 63]
+    ),
+)
+def test_editor_schema_agrees_with_the_validator(port: int, host: str) -> None:
+    """The JSON schema's pattern (what an editor flags) accepts exactly what the models accept."""
+    import re as _re
+
+    schema = Campus.model_json_schema(mode="validation")
+    endpoint = _re.compile(schema["$defs"]["Monitoring"]["properties"]["energy_telemetry"]["anyOf"][0]["pattern"])
+    url = _re.compile(schema["$defs"]["ObjectStorage"]["properties"]["endpoint"]["pattern"])
+    accepted = 1 <= port <= 65_535 and host_problem(host) is None
+    assert bool(endpoint.match(f"{host}:{port}")) == accepted
+    assert bool(url.match(f"https://{host}:{port}/x")) == accepted

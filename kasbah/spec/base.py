@@ -52,8 +52,10 @@ Cooling = Literal["air", "direct_liquid"]
 MAX_PORT = 65_535
 """TCP and UDP port numbers are 16 bits (RFC 793, RFC 768); port 0 is not a destination anyone listens on."""
 _PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-_HOST = r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?"
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_LABEL_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"{_LABEL_RE}(\.{_LABEL_RE})*"
+"""Host names for the editors' schema (label syntax only; the validator also checks the length and numeric hosts)."""
+_LABEL = re.compile(f"^{_LABEL_RE}$")
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/:?#]*)(:(?P<port>[^/?#]*))?(?P<rest>.*)$", re.S)
 
 
@@ -112,6 +114,12 @@ def _url(value: str) -> str:
     m = _URL.match(value)
     if m is None or m["scheme"] not in ("http", "https"):
         raise ValueError(f"'{value}' is not an http:// or https:// URL (lower-case scheme)")
+    authority = value.split("://", 1)[1].split("/", 1)[0]
+    if "@" in authority:
+        raise ValueError(
+            f"'{value}' carries a user name or password: keep credentials out of specs (name a vault variable, "
+            "e.g. token_var)"
+        )
     problem = host_problem(m["host"])
     if problem is None and m["port"] is not None:
         problem = port_problem(m["port"])
