@@ -384,3 +384,14 @@ def test_cli_json_through_a_subprocess(stacks: Path) -> None:
     (f,) = [f for f in found if f["code"] == "wan.prefix-default"]
     assert (f["file"], f["path"], f["level"]) == ("campus.yaml", "wan.announce[0]", "error")
     assert f["line"] and f["column"] and f["hint"]
+
+
+@SETTINGS
+@given(stored=st.lists(nets, max_size=40), query=nets)
+def test_prefix_index_finds_exactly_the_overlapping_prefixes(stored: list[IPv4Network], query: IPv4Network) -> None:
+    """The index behind the region checks (n log n instead of every pair) agrees with comparing every pair."""
+    index: prefixes.PrefixIndex[int] = prefixes.PrefixIndex()
+    for i, net in enumerate(stored):
+        index.add(net, i)
+    found = sorted(i for _, i in index.overlapping(query))
+    assert found == [i for i, net in enumerate(stored) if net.overlaps(query)]

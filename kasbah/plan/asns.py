@@ -109,9 +109,9 @@ def _peers(campus: Campus) -> list[tuple[int, str]]:
 def hub_asn_findings(campus: Campus, doc: SourceDoc) -> list[Finding]:
     """The lab's hub AS range against 32 bits, the reserved numbers, the edge and peer ASes, private space."""
     hubs = len(campus.wan.hubs)
-    return _range_findings(
-        doc, ("lab", "hub_asn_base"), "lab hubs", campus.lab.hub_asn_base, hubs, _peers(campus), assigned=hubs > 0
-    )
+    if not hubs:
+        return []  # no hub, no hub AS
+    return _range_findings(doc, ("lab", "hub_asn_base"), "lab hubs", campus.lab.hub_asn_base, hubs, _peers(campus))
 
 
 def fabric_asn_findings(campus: Campus, doc: SourceDoc, fabrics: Sequence[PhaseFabricLike]) -> list[Finding]:

@@ -12,15 +12,18 @@ region prefixes those are a note, for announced prefixes a warning (only the lab
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from kasbah.findings import Finding, Level, Path, format_path
 from kasbah.spec.campus import Campus
 from kasbah.yamlsource import SourceDoc
 
 Kind = Literal["unusable", "private", "test"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,40 @@ filter); most networks drop longer announcements too. A test keeps the two equal
 def special_blocks(net: IPv4Network) -> list[Special]:
     """The special-purpose blocks `net` overlaps (inside one, or covering part of one)."""
     return [s for s in SPECIAL if s.network.overlaps(net)]
+
+
+class PrefixIndex(Generic[T]):
+    """IPv4 prefixes with a payload each, answering "which overlap this one?" without comparing every pair.
+
+    Two CIDR blocks overlap only when one holds the other: the ones holding a prefix are found by looking up its (at
+    most 33) covering blocks, the ones inside it by the sorted start addresses. So checking n prefixes against each
+    other costs about n log n, not n squared (a spec may list thousands)."""
+
+    def __init__(self) -> None:
+        self._by_block: dict[tuple[int, int], list[tuple[IPv4Network, T]]] = {}
+        self._starts: list[int] = []
+        self._at_start: dict[int, list[tuple[IPv4Network, T]]] = {}
+
+    def add(self, net: IPv4Network, item: T) -> None:
+        start = int(net.network_address)
+        self._by_block.setdefault((start, net.prefixlen), []).append((net, item))
+        if start not in self._at_start:
+            insort(self._starts, start)
+            self._at_start[start] = []
+        self._at_start[start].append((net, item))
+
+    def overlapping(self, net: IPv4Network) -> Iterator[tuple[IPv4Network, T]]:
+        """Every (prefix, item) overlapping `net`: the same block and those holding it first, then those inside."""
+        start, end = int(net.network_address), int(net.broadcast_address)
+        for length in range(net.prefixlen, -1, -1):
+            mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
+            yield from self._by_block.get((start & mask, length), ())
+        i = bisect_left(self._starts, start)
+        while i < len(self._starts) and self._starts[i] <= end:
+            for other, item in self._at_start[self._starts[i]]:
+                if other.prefixlen > net.prefixlen:
+                    yield other, item
+            i += 1
 
 
 def _in_file(doc: SourceDoc, path: Path) -> bool:
@@ -200,32 +237,40 @@ class _Checker:
                 )
 
     def _regions(self) -> None:
-        claimed: list[tuple[Path, str, IPv4Network]] = []
+        claimed: PrefixIndex[tuple[Path, str]] = PrefixIndex()
+        own: PrefixIndex[Path] = PrefixIndex()
+        for own_path, own_net in self.supernets + (self.announce if self.explicit_announce else []):
+            own.add(own_net, own_path)
         for path, region, net in self.region_prefixes:
             where = f"{format_path(path)} ({net}, region '{region}')"
-            clash = next(((p, r, n) for p, r, n in claimed if n.overlaps(net)), None)
-            claimed.append((path, region, net))
-            if clash is not None:
-                other_path, other_region, other = clash
-                if other_region == region and other == net:
-                    self.add(
-                        Level.WARNING,
-                        "wan.prefix-duplicate",
-                        path,
-                        f"{where} is listed twice (also {format_path(other_path)})",
-                        "list each prefix once",
-                    )
-                    continue
+            duplicate = shared = None
+            for other, (other_path, other_region) in claimed.overlapping(net):
                 if other_region != region:
-                    same = "is also" if other == net else f"overlaps {other}, which is"
-                    self.add(
-                        Level.ERROR,
-                        "wan.region-prefix-shared",
-                        path,
-                        f"{where} {same} claimed by region '{other_region}' ({format_path(other_path)}): the edge "
-                        "cannot prefer one region's best cable for the same destinations",
-                        "give each destination prefix to one region only",
-                    )
+                    shared = (other_path, other_region, other)
+                    break
+                if other == net and duplicate is None:
+                    duplicate = other_path
+            claimed.add(net, (path, region))
+            if duplicate is not None and shared is None:
+                self.add(
+                    Level.WARNING,
+                    "wan.prefix-duplicate",
+                    path,
+                    f"{where} is listed twice (also {format_path(duplicate)})",
+                    "list each prefix once",
+                )
+                continue
+            if shared is not None:
+                other_path, other_region, other = shared
+                same = "is also" if other == net else f"overlaps {other}, which is"
+                self.add(
+                    Level.ERROR,
+                    "wan.region-prefix-shared",
+                    path,
+                    f"{where} {same} claimed by region '{other_region}' ({format_path(other_path)}): the edge "
+                    "cannot prefer one region's best cable for the same destinations",
+                    "give each destination prefix to one region only",
+                )
             if not self._length(path, net, "region"):
                 continue
             for s in special_blocks(net):
@@ -256,17 +301,19 @@ class _Checker:
                     f"/{MAX_ACCEPTED_LENGTH} from a carrier, so the region's preference never applies",
                     f"use the region's covering /{MAX_ACCEPTED_LENGTH} or shorter prefix",
                 )
-            for own_path, own in self.supernets + (self.announce if self.explicit_announce else []):
-                if own.overlaps(net):
-                    self.add(
-                        Level.ERROR,
-                        "wan.region-prefix-own",
-                        path,
-                        f"{where} overlaps {format_path(own_path)} ({own}), the campus's own space: the edge drops "
-                        f"routes into it, so the region is unreachable, and its probe would target "
-                        f"{_first_host(net)}, a campus address",
-                        "region prefixes are destinations outside the campus; move one of the two",
-                    )
+            hits = sorted(own.overlapping(net), key=lambda hit: hit[1])
+            if hits:
+                own_net, own_path = hits[0]
+                more = f" (and {len(hits) - 1} more of the campus's prefixes)" if len(hits) > 1 else ""
+                self.add(
+                    Level.ERROR,
+                    "wan.region-prefix-own",
+                    path,
+                    f"{where} overlaps {format_path(own_path)} ({own_net}){more}, the campus's own space: the edge "
+                    "drops routes into it, so the region is unreachable, and its probe would target "
+                    f"{_first_host(net)}, a campus address",
+                    "region prefixes are destinations outside the campus; move one of the two",
+                )
 
     # -- the lab and the address plan ----------------------------------------------------------------------------
     def _supernets(self) -> None:
