@@ -17,7 +17,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -395,3 +395,42 @@ def test_prefix_index_finds_exactly_the_overlapping_prefixes(stored: list[IPv4Ne
         index.add(net, i)
     found = sorted(i for _, i in index.overlapping(query))
     assert found == [i for i, net in enumerate(stored) if net.overlaps(query)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@example(announce=[IPv4Network("41.0.0.0/16")], region=IPv4Network("52.0.0.0/16"), links=None, hub_base=None)
+@example(announce=[], region=IPv4Network("52.0.0.0/16"), links=IPv4Network("0.0.0.0/24"), hub_base=4294967290)
+@given(
+    announce=st.lists(st.one_of(public_nets, nets), max_size=3),
+    region=st.one_of(public_nets, nets),
+    links=st.one_of(st.none(), st.just(IPv4Network("192.168.77.0/24")), nets),
+    hub_base=st.one_of(st.none(), st.integers(64_512, 65_000), st.integers(1, 2**32 - 1)),
+)
+def test_render_never_crashes_and_writes_only_when_clean(
+    announce: list[IPv4Network], region: IPv4Network, links: IPv4Network | None, hub_base: int | None
+) -> None:
+    """Any mix of these fields: render exits 0 and writes, or exits 1 with a located error and writes nothing."""
+    import shutil
+    import tempfile
+
+    text = with_region_prefix(str(region))
+    if announce:
+        text = text.replace("  regions:\n", f"  announce: [{', '.join(map(str, announce))}]\n  regions:\n", 1)
+    lab = {k: v for k, v in (("links", links), ("hub_asn_base", hub_base)) if v is not None}
+    if lab:
+        text += "lab: {" + ", ".join(f"{k}: {v}" for k, v in lab.items()) + "}\n"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copytree(REPO / "stacks", root / "stacks")
+        (root / "stacks" / "campus.yaml").write_text(text, encoding="utf-8")
+        out = root / "out"
+        result = CliRunner().invoke(app, ["render", str(root / "stacks" / "phase1.yaml"), "--out", str(out)], env=ENV)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+        assert "Traceback" not in result.output
+        assert result.exit_code in (0, 1), result.output
+        if result.exit_code == 1:
+            assert "error[" in result.output and LOCATION.search(result.output), result.output
+            assert not out.exists()
+        else:
+            assert (out / "phase1").is_dir()
+        event(f"exit {result.exit_code}")
