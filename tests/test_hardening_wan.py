@@ -220,7 +220,7 @@ def test_documentation_space_is_a_warning_when_announced(net: str) -> None:
 
 def test_duplicates_are_warnings() -> None:
     found = findings_of(with_announce("41.0.0.0/16", "41.0.0.0/16"))
-    assert [(f.level, f.code, f.path) for f in found if f.path.startswith("wan.announce")] == [
+    assert [(f.level, f.code, f.path) for f in found if f.path.startswith("wan.announce[")] == [
         (Level.WARNING, "wan.prefix-duplicate", "wan.announce[1]")
     ]
     found = findings_of(with_region_prefix("41.1.0.0/16, 41.1.0.0/16"))
@@ -434,3 +434,14 @@ def test_render_never_crashes_and_writes_only_when_clean(
         else:
             assert (out / "phase1").is_dir()
         event(f"exit {result.exit_code}")
+
+
+@SETTINGS
+@given(announce=st.lists(st.one_of(public_nets, campus_nets, nets), min_size=1, max_size=4))
+def test_probe_replies_need_an_announced_route(announce: list[IPv4Network]) -> None:
+    """The WAN probes leave from the services supernet; an announce list that does not hold it gets a warning."""
+    found = findings_of(with_announce(*map(str, announce)))
+    misses = [f for f in found if f.code == "wan.prefix-misses-probes"]
+    covered = any(EXAMPLE.addressing.services.subnet_of(n) for n in announce)
+    assert bool(misses) == (not covered), (announce, misses)
+    assert all(f.level == Level.WARNING and f.path == "wan.announce" and f.line for f in misses)

@@ -188,6 +188,18 @@ class _Checker:
         return True
 
     def _announce(self) -> None:
+        services = self.campus.addressing.services
+        if self.explicit_announce and not any(services.subnet_of(net) for _, net in self.announce):
+            self.add(
+                Level.WARNING,
+                "wan.prefix-misses-probes",
+                ("wan", "announce"),
+                f"no prefix in wan.announce covers addressing.services ({services}), where the monitoring host "
+                "sends the WAN probes from: their replies have no route back, so every region probe fails (in the "
+                "lab always: it has no NAT)",
+                "announce a block that holds addressing.services (give services public space), or source-NAT the "
+                "probes at the edge",
+            )
         seen: dict[IPv4Network, Path] = {}
         for path, net in self.announce:
             where = format_path(path)
