@@ -14,6 +14,7 @@ from kasbah.catalog.models import Catalog, GpuSystem, Switch
 from kasbah.findings import Finding, Findings, Level, Path, did_you_mean
 from kasbah.plan import addresses as addr
 from kasbah.plan import fabric as fab
+from kasbah.plan.asns import fabric_asn_findings
 from kasbah.plan.compute import ComputeTotals, PodPlan, plan_pod, totals
 from kasbah.plan.edge import EdgePlan, plan_edge
 from kasbah.plan.energy import EnergyPlan, plan_energy
@@ -644,6 +645,7 @@ class _Planner:
             pods, power = self._phase(i, lp.phase, lp.doc)
         assert power is not None
         self._fabric_asns()
+        self.out.extend(fabric_asn_findings(self.campus, self.cdoc, self.state.fabrics))
         energy, efind = plan_energy(self.campus.energy, self.cdoc, demand_mw=self.state.live_power()[1])
         self.out.extend(efind)
         wan, wfind = plan_wan(

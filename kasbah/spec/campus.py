@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
-from typing import Annotated, Literal
+from ipaddress import IPv4Network, ip_address, ip_network
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from kasbah.catalog.models import Catalog
-from kasbah.spec.base import Asn, Endpoint, Gbps, Id, Km, Latitude, Longitude, Mw, Share, StrictModel
+from kasbah.spec.base import Asn, Endpoint, Gbps, HttpUrl, Id, Km, Latitude, Longitude, Mw, Share, StrictModel
 
-Supernet = Annotated[IPv4Network, Field(strict=False, description="An IPv4 network in CIDR form, e.g. 10.0.0.0/10.")]
+
+def _cidr(value: Any) -> Any:
+    """An IPv4 network written as text in CIDR form, with a message that says what is wrong: a number (YAML reads
+    `10` as an int, which `IPv4Network` would take as 0.0.0.10/32), no prefix length, IPv6, or host bits set."""
+    if isinstance(value, IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"write the network as text in CIDR form, e.g. 10.0.0.0/16 (got {value!r})")
+    try:
+        net = ip_network(value, strict=False)
+    except ValueError:
+        net = None
+    if net is not None and net.version != 4:
+        raise ValueError(f"'{value}' is an IPv6 network; Kasbah plans IPv4 address space only")
+    if net is None or "/" not in value:
+        if net is not None:
+            raise ValueError(f"'{value}' has no prefix length: write the network in CIDR form, e.g. 10.0.0.0/16")
+        raise ValueError(
+            f"'{value}' is not an IPv4 network in CIDR form (four decimal octets 0-255 without leading zeros, "
+            "then '/' and a prefix length 0-32)"
+        )
+    if ip_address(value.split("/")[0]) != net.network_address:
+        raise ValueError(
+            f"'{value}' has host bits set: the network it falls in is {net}; write that, or the prefix you meant"
+        )
+    return net
+
+
+Supernet = Annotated[
+    IPv4Network,
+    BeforeValidator(_cidr),
+    Field(strict=False, description="An IPv4 network in CIDR form, e.g. 10.0.0.0/10."),
+]
 
 RENEWABLE_KINDS = frozenset({"solar_pv", "csp", "wind", "hydro"})
 
@@ -121,7 +153,7 @@ class Lab(StrictModel):
 
 
 class ObjectStorage(StrictModel):
-    endpoint: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[!-~]*)?$")]
+    endpoint: HttpUrl = Field(description="The S3 API's URL, e.g. https://s3.casablanca-ai.internal.")
     region: str = "us-east-1"
     path_style: bool = True
     checkpoint_lock_days: Annotated[int, Field(ge=1, le=3650)] = Field(
@@ -138,9 +170,7 @@ class ObjectStorage(StrictModel):
 AlertOwner = Literal["compute", "fabric", "wan", "facility", "energy", "monitoring"]
 """The teams alerts are routed to (every alert carries one as its `owner` label)."""
 
-# URL paths are printable ASCII (percent-encode the rest): a control character or line break would reach the
-# rendered YAML and the consumer's URL parser.
-WebhookUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[!-~]*)?$")]
+WebhookUrl = HttpUrl
 VaultVar = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", description="An ansible-vault variable's name.")]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kasbah.findings import Finding, Findings, Level, Path, SpecError, did_you_mean
+from kasbah.plan.checks import campus_findings
 from kasbah.spec.campus import Campus
 from kasbah.spec.phase import Phase
 from kasbah.yamlsource import SourceDoc, load_file
@@ -148,9 +149,10 @@ def is_phase_doc(doc: SourceDoc) -> bool:
 def load_campus(path: FsPath, display: str) -> tuple[SourceDoc, Campus | None, list[Finding]]:
     doc = load_file(path, display)
     try:
-        return doc, Campus.model_validate(doc.data), []
+        campus = Campus.model_validate(doc.data)
     except ValidationError as exc:
         return doc, None, validation_findings(exc, doc, Campus)
+    return doc, campus, campus_findings(campus, doc)
 
 
 def _resolve(path: FsPath) -> FsPath:
@@ -180,7 +182,7 @@ def load_spec(spec_path: str | FsPath) -> LoadedSpec:
     referrer: tuple[SourceDoc, Path] | None = None
     while current is not None:
         resolved = _resolve(current)
-        if resolved in seen or len(chain) >= MAX_CHAIN:
+        if resolved in seen:
             assert referrer is not None
             findings.add(
                 referrer[0].finding(
@@ -189,6 +191,20 @@ def load_spec(spec_path: str | FsPath) -> LoadedSpec:
                     referrer[1],
                     f"'follows' leads back to {_display(current)}",
                     "each phase follows an earlier one; the first phase has no 'follows'",
+                )
+            )
+            break
+        if len(chain) >= MAX_CHAIN:
+            assert referrer is not None
+            findings.add(
+                referrer[0].finding(
+                    Level.ERROR,
+                    "phases.too-many",
+                    referrer[1],
+                    f"the 'follows' chain from {_display(first)} has more than {MAX_CHAIN} phases, the most Kasbah "
+                    f"plans in one chain (this phase, the {MAX_CHAIN}th back, follows {_display(current)})",
+                    f"start the chain at a later phase (drop 'follows' from a phase whose predecessors are all built)"
+                    f" so it has at most {MAX_CHAIN} phases",
                 )
             )
             break
