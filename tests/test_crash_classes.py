@@ -1,0 +1,171 @@
+"""Issue 12, classes 5 and 6: valid but extreme specs give findings (never a crash), and nothing grows past linear.
+
+Each block generates its cases (a table or a range) rather than pinning only the example the review found.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kasbah.catalog.models import Switch
+from kasbah.findings import Level
+from kasbah.plan import fabric as fab
+from kasbah.plan.services import addresses_needed
+from tests.conftest import codes, edit, plan_of
+
+SRC: dict[str, Any] = {"source": ["[U] test fixture"], "confidence": "low"}
+QM9700 = Switch(name="QM9700", protocol="infiniband", generation="ndr", ports={400: 64, 200: 128}, **SRC)
+
+
+def _compute(nodes: int, switch: Switch = QM9700, **kw: Any) -> fab.ComputeFabricPlan:
+    args: dict[str, Any] = {
+        "nodes": nodes,
+        "nics_per_node": 4,
+        "nic_gbps": 400,
+        "switch_id": "sw",
+        "switch": switch,
+        "kind": "infiniband-ndr",
+        "rail_optimised": True,
+        "oversubscription": 1.0,
+        "nodes_per_scalable_unit": None,
+    }
+    return fab.plan_compute_fabric(**{**args, **kw})
+
+
+# --- class 5: the fabric split of one huge pod --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("racks", [228, 500, 950, 2000, 3700])
+def test_one_pod_larger_than_a_domain_splits_into_few_domains(racks: int) -> None:
+    """One pod = one SU of 18 trays per rack: when the SU outgrows a domain it is cut, not sized per one switch."""
+    nodes = racks * 18
+    plan = _compute(nodes, nodes_per_scalable_unit=nodes)
+    unbounded = _compute(nodes)  # what the same nodes give with no SU at all
+    assert len(plan.domains) == len(unbounded.domains)
+    assert sum(d.nodes for d in plan.domains) == nodes
+    assert all(d.endpoints <= 65_536 for d in plan.domains)
+    assert plan.tiers_count == 3
+    if len(plan.domains) > 1:
+        assert plan.split_note is not None and "SUs are cut" in plan.split_note
+
+
+@pytest.mark.parametrize("su", [1, 2, 16, 144, 16_384])
+def test_an_su_that_fits_still_splits_on_its_boundaries(su: int) -> None:
+    nodes = 40_000
+    plan = _compute(nodes, nodes_per_scalable_unit=su)
+    sizes = [d.nodes for d in plan.domains]
+    assert sum(sizes) == nodes
+    assert all(s % su == 0 for s in sizes[:-1])
+    assert len(sizes) <= fab.MAX_DOMAINS
+
+
+@pytest.mark.parametrize("ports", [2, 3, 4, 6, 8])
+def test_tiny_switches_beyond_max_domains_raise_a_fabric_error(ports: int) -> None:
+    tiny = Switch(name="Tiny", protocol="infiniband", generation="x", ports={400: ports}, **SRC)
+    cap = _compute(ports**3, tiny, nics_per_node=1).capacity_per_domain  # k^3 nodes always need 3 tiers, so this is
+    assert cap >= 1  # the 3-tier capacity
+    nodes = cap * (fab.MAX_DOMAINS + 1)
+    with pytest.raises(fab.FabricError, match="fabric domains"):
+        _compute(nodes, tiny, nics_per_node=1)
+    ok = _compute(cap * fab.MAX_DOMAINS, tiny, nics_per_node=1)
+    assert len(ok.domains) <= fab.MAX_DOMAINS
+
+
+# --- class 5: the same through derive, as findings ----------------------------------------------------------------
+
+HUGE_POD = """
+  - id: hx
+    power_limit_mw: 400
+    cooling: direct_liquid
+    max_rack_kw: 140
+    pods:
+      - {{id: hx-su001, sku: gb200-nvl72, count: {count}}}
+"""
+
+
+def _big_phase(stacks: Path, count: int) -> Path:
+    phase = stacks / "phase1.yaml"
+    edit(phase, "budget_mw: 40", "budget_mw: 2000")
+    edit(phase, "halls:\n", "halls:" + HUGE_POD.format(count=count))
+    return phase
+
+
+@pytest.mark.parametrize("count", [300, 950, 1500])
+def test_derive_plans_a_huge_pod_without_crashing(stacks: Path, count: int) -> None:
+    plan, findings = plan_of(_big_phase(stacks, count))
+    assert "internal.crash" not in codes(findings), [f.message for f in findings]
+    assert plan is not None
+    ib = [d for c in plan.fabrics[0].compute for d in c.domains]
+    sms = [h for h in plan.service_hosts if h.role == "subnet_manager"]
+    assert len(sms) == 2 * len(ib)
+    assert len({h.address for h in plan.service_hosts}) == len(plan.service_hosts)
+
+
+def test_services_block_grows_with_the_domains_and_exhaustion_is_located(stacks: Path) -> None:
+    """Many IB domains need more than the usual services block: it grows, and a small supernet is a finding."""
+    phase = _big_phase(stacks, 3700)
+    tiny = (
+        "    tinyib: {name: Tiny IB, protocol: infiniband, generation: ndr, ports: {400: 16}, "
+        "source: ['[U] t'], confidence: low}\n"
+    )
+    campus = stacks / "campus.yaml"
+    campus.write_text(campus.read_text(encoding="utf-8") + "catalog:\n  switches:\n" + tiny, encoding="utf-8")
+    edit(phase, "switch: qm9700", "switch: tinyib")
+    plan, findings = plan_of(phase)
+    assert "internal.crash" not in codes(findings), [f.message for f in findings]
+    assert plan is not None
+    domains = sum(len(c.domains) for c in plan.fabrics[0].compute)
+    assert 2 * domains + 8 > 512  # more subnet managers than the usual services block holds
+    block = next(a for a in plan.addresses.allocations if a.network == "services")
+    assert block.needed == 2 * domains + 8
+    assert len({h.address for h in plan.service_hosts}) == len(plan.service_hosts) == 1 + 2 * domains
+
+    edit(campus, "services: 10.68.0.0/16", "services: 10.68.0.0/23")
+    plan, findings = plan_of(phase)
+    assert "internal.crash" not in codes(findings), [f.message for f in findings]
+    exhausted = [f for f in findings if f.code == "addresses.exhausted"]
+    assert exhausted and exhausted[0].level == Level.ERROR and exhausted[0].line
+    assert f"needs {2 * domains + 8:,} addresses" in exhausted[0].message
+    assert "services" in exhausted[0].message and "larger supernet" in (exhausted[0].hint or "")
+
+
+@pytest.mark.parametrize("ports", [1, 2, 3])
+@pytest.mark.parametrize("network", ["compute", "storage", "oob"])
+def test_custom_switches_of_one_to_three_ports_are_findings(stacks: Path, ports: int, network: str) -> None:
+    protocol = "infiniband" if network == "compute" else "ethernet"
+    speeds = {"compute": 400, "storage": 400, "oob": 1}
+    entry = (
+        f"    tiny: {{name: Tiny, protocol: {protocol}, generation: x, ports: {{{speeds[network]}: {ports}}}, "
+        "source: ['[U] t'], confidence: low}\n"
+    )
+    campus = stacks / "campus.yaml"
+    campus.write_text(campus.read_text(encoding="utf-8") + "catalog:\n  switches:\n" + entry, encoding="utf-8")
+    phase = stacks / "phase1.yaml"
+    old = {
+        "compute": "switch: qm9700",
+        "storage": "storage: {switch: sn5600}",
+        "oob": "oob: {switch: sn2201, aggregation: sn4600c}",
+    }
+    new = {"compute": "switch: tiny", "storage": "storage: {switch: tiny}", "oob": "oob: {switch: tiny}"}
+    edit(phase, old[network], new[network])
+    plan, findings = plan_of(phase)
+    assert "internal.crash" not in codes(findings), [f.message for f in findings]
+    errors = [f for f in findings if f.level == Level.ERROR]
+    if network == "oob" and ports == 3:  # one access port and two uplinks per switch: absurd, but it adds up
+        assert plan is not None and plan.fabrics[0].oob is not None
+        leaf = plan.fabrics[0].oob.tiers[0]
+        assert leaf.switches >= leaf.cables_down
+        return
+    assert errors, "a network of 1-3 port switches for 224 racks must not pass"
+    impossible = [f for f in errors if f.code in ("fabric.impossible", "fabric.port-speed")]
+    assert impossible and all(f.file and f.line for f in impossible)
+
+
+def test_addresses_needed_counts_two_per_ib_domain() -> None:
+    plan = _compute(100_000)
+    assert addresses_needed([plan]) == 8 + 2 * len(plan.domains)
+    eth = _compute(100_000, kind="spectrum-x")
+    assert addresses_needed([eth]) == 8
