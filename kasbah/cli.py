@@ -18,7 +18,7 @@ from kasbah import __version__
 from kasbah.findings import Finding, Level, SpecError
 from kasbah.plan.derive import Plan, derive
 from kasbah.plan.diff import diff_plans
-from kasbah.report import plan_tables, print_findings, summary_line
+from kasbah.report import LiteralConsole, plan_tables, print_findings, styled, summary_line
 from kasbah.schema import SCHEMA_KINDS, schema_text
 from kasbah.spec.load import load_campus, load_spec
 
@@ -37,12 +37,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _console(stderr: bool = False) -> Console:
-    """A terminal's own width; 140 columns when piped (Rich's 80 would fold the plan's wide tables)."""
+    """A terminal's own width; 140 columns when piped (Rich's 80 would fold the plan's wide tables).
+
+    Literal: paths and spec text may hold `[red]` or `[/]`, which must print as typed (see `LiteralConsole`).
+    """
     width = int(os.environ.get("KASBAH_WIDTH", "0") or 0) or None
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
         width = 140
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return LiteralConsole(stderr=stderr, width=width, soft_wrap=False)
 
 
 def _dump(data: object) -> None:
@@ -130,8 +133,12 @@ def plan(
     console = _console()
     if the_plan is not None:
         console.print(
-            f"[bold]{the_plan.campus}[/] — phase [bold]{the_plan.phase}[/] "
-            f"(after {', '.join(p.id for p in the_plan.phases)}; catalog {the_plan.catalog_version})"
+            styled(
+                (the_plan.campus, "bold"),
+                " — phase ",
+                (the_plan.phase, "bold"),
+                f" (after {', '.join(p.id for p in the_plan.phases)}; catalog {the_plan.catalog_version})",
+            )
         )
         if base is not None:
             _print_diff(console, base, the_plan)
@@ -349,7 +356,7 @@ def apply(
     def progress(host: str, outcome: str) -> None:
         counts[outcome] += 1
         if outcome in ("failed", "unreachable"):
-            console.print(f"  [red]{outcome}[/]: {host}")
+            console.print(styled("  ", (outcome, "red"), f": {host}"))
 
     console.print(
         f"applying {the_plan.phase} from {target}"
@@ -358,11 +365,11 @@ def apply(
         + (f", tags {','.join(tag_list)}" if tag_list else "")
     )
     try:
-        with console.status("running playbooks", spinner="dots") as status:
+        with console.status(styled("running playbooks"), spinner="dots") as status:
 
             def hook(host: str, outcome: str) -> None:
                 progress(host, outcome)
-                status.update("  ".join(f"{k} {v}" for k, v in counts.items()))
+                status.update(styled("  ".join(f"{k} {v}" for k, v in counts.items())))
 
             result = ansible_run.run(
                 target,
@@ -388,13 +395,15 @@ def apply(
     if result.succeeded:
         raise typer.Exit(0)
     if result.unreachable_hosts:
-        console.print(f"[red]unreachable[/]: {', '.join(result.unreachable_hosts)}")
+        console.print(styled(("unreachable", "red"), f": {', '.join(result.unreachable_hosts)}"))
     if result.failed_hosts:
-        console.print(f"[red]failed[/]: {', '.join(result.failed_hosts)}")
+        console.print(styled(("failed", "red"), f": {', '.join(result.failed_hosts)}"))
     if result.retry_limit:
         console.print(f"retry just them: kasbah apply {spec} --limit {result.retry_limit}")
     else:
-        console.print(f"[red]the run failed[/] (status {result.status}, rc {result.rc}); see {report_path}")
+        console.print(
+            styled(("the run failed", "red"), f" (status {result.status}, rc {result.rc}); see {report_path}")
+        )
     raise typer.Exit(1)
 
 

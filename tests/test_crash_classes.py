@@ -169,3 +169,65 @@ def test_addresses_needed_counts_two_per_ib_domain() -> None:
     assert addresses_needed([plan]) == 8 + 2 * len(plan.domains)
     eth = _compute(100_000, kind="spectrum-x")
     assert addresses_needed([eth]) == 8
+
+
+# --- class 5: user text is printed literally ----------------------------------------------------------------------
+
+MARKUP = ["[/]", "[red]", "[bold]x[/bold]", "[/red]", "[link=file:///etc/passwd]a[/link]", ":smile:", "\\[b]", "[[x]]"]
+ENV = {"KASBAH_WIDTH": "200", "NO_COLOR": "1"}
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from kasbah.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=ENV)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("text", MARKUP)
+def test_markup_in_spec_text_prints_literally(stacks: Path, text: str) -> None:
+    campus = stacks / "campus.yaml"
+    edit(campus, "ppa_supplier: TAQA Morocco", f"ppa_supplier: {json_str(text)}")
+    campus.write_text(campus.read_text(encoding="utf-8") + f"catalog:\n  version: {json_str(text)}\n", encoding="utf-8")
+    code, out = _cli("plan", str(stacks / "phase1.yaml"))
+    assert code == 0, out
+    assert f"renewable share ({text})" in out
+    assert f"+{text})" in out  # the catalog version in the header line
+
+
+@pytest.mark.parametrize("text", MARKUP)
+def test_markup_in_paths_and_finding_messages_prints_literally(tmp_path: Path, stacks: Path, text: str) -> None:
+    folder = tmp_path / f"a{text.replace('/', '_')}b"
+    stacks.rename(folder)
+    phase = folder / "phase1.yaml"
+    key = f"k{text}".replace(":", "_")
+    edit(phase, "ready_by:", f"{json_str(key)}: 1\nready_by:")
+    code, out = _cli("validate", str(phase))
+    assert code == 1, out
+    assert f"--> {phase}:" in out
+    assert key in out  # the unknown key, named in the finding
+    edit(phase, f"{json_str(key)}: 1\n", "")
+    code, out = _cli("validate", str(phase))
+    assert code == 0 and f"{phase}: phase phase1, 0 error(s)" in out, out
+    for command in ("plan", "render"):
+        code, out = _cli(command, str(folder / "missing[/].yaml"))
+        assert code == 2 and "missing[/].yaml" in out, out
+
+
+@pytest.mark.parametrize("control", ["\x1b[2J", "\x07", "\u202e", "\x9b31m", "\r"])
+def test_control_characters_are_shown_as_escapes(stacks: Path, control: str) -> None:
+    edit(stacks / "campus.yaml", "ppa_supplier: TAQA Morocco", f"ppa_supplier: {json_str('x' + control + 'y')}")
+    code, out = _cli("plan", str(stacks / "phase1.yaml"))
+    assert code == 0, out
+    assert control not in out
+    assert "x" + control.encode("unicode_escape").decode("ascii") in out
+
+
+def json_str(text: str) -> str:
+    """A YAML double-quoted scalar of `text` (JSON strings are YAML)."""
+    import json
+
+    return json.dumps(text)
