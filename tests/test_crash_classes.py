@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kasbah.catalog.models import Switch
 from kasbah.findings import Level
@@ -231,3 +233,81 @@ def json_str(text: str) -> str:
     import json
 
     return json.dumps(text)
+
+
+# --- class 6: the WAN route search is bounded, and the bound changes nothing it should not ---------------------------
+
+
+@st.composite
+def wan_graphs(draw: st.DrawFn) -> tuple[Any, str, list[str]]:
+    """A routing graph shaped like `wan._build_graph`'s: edge -> stations -> cables -> hubs <-> hubs -> region."""
+    import networkx as nx
+
+    from kasbah.plan import wan
+
+    km = st.integers(min_value=1, max_value=40)  # small integers: many ties in km and in rounded RTT
+    hubs = [f"h{i}" for i in range(draw(st.integers(min_value=1, max_value=7)))]
+    stations = [f"s{i}" for i in range(draw(st.integers(min_value=1, max_value=3)))]
+    g = nx.DiGraph()
+    g.add_node(wan.EDGE)
+    for s in stations:
+        g.add_edge(wan.EDGE, wan._ls(s), km=float(draw(km)))
+    cables = []
+    for i in range(draw(st.integers(min_value=1, max_value=5))):
+        cid = f"c{i}"
+        cables.append(cid)
+        g.add_edge(wan._ls(draw(st.sampled_from(stations))), wan._cable(cid), km=0.0, capacity=100.0)
+        g.add_edge(wan._cable(cid), wan._hub(draw(st.sampled_from(hubs))), km=float(draw(km)))
+    pairs = [(a, b) for i, a in enumerate(hubs) for b in hubs[i + 1 :]]
+    for a, b in draw(st.lists(st.sampled_from(pairs), unique=True)) if pairs else []:
+        d = float(draw(km))
+        g.add_edge(wan._hub(a), wan._hub(b), km=d)
+        g.add_edge(wan._hub(b), wan._hub(a), km=d)
+    target = wan._region("r")
+    for h in draw(st.lists(st.sampled_from(hubs), min_size=1, unique=True)):
+        g.add_edge(wan._hub(h), target, km=0.0)
+    return g, target, cables
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(wan_graphs(), st.integers(min_value=1, max_value=6))
+def test_bounded_route_search_matches_full_enumeration(case: tuple[Any, str, list[str]], limit: int) -> None:
+    """Against every simple path (the old search): the same shortest routes, preferred route and diverse pair."""
+    import networkx as nx
+
+    from kasbah.plan import wan
+
+    g, target, cables = case
+    cutoff = 4 + wan.MAX_TERRESTRIAL_HOPS
+    every = wan._sorted([wan._to_path(g, p) for p in nx.all_simple_paths(g, wan.EDGE, target, cutoff=cutoff)])
+    paths, cut = wan._routes(g, target, cutoff, 10**6)
+    assert paths == every and not cut
+    some, cut = wan._routes(g, target, cutoff, limit)
+    assert some == every[: len(some)]
+    assert cut == (len(some) < len(every))
+    assert len(some) >= min(limit, len(every))
+    pair = wan._best_diverse_pair(wan._cable_best(g, target, cutoff, cables))
+    assert pair == wan._best_diverse_pair(every)
+
+
+def test_dense_mesh_is_bounded_with_a_warning(stacks: Path) -> None:
+    """Every pair of the example's nine hubs linked: thousands of routes, a warning, the same preferred routes."""
+    import yaml
+
+    from kasbah.plan import wan
+
+    before, _ = plan_of(stacks / "phase1.yaml")
+    campus = stacks / "campus.yaml"
+    data = yaml.safe_load(campus.read_text(encoding="utf-8"))
+    hubs = data["wan"]["hubs"]
+    data["wan"]["terrestrial"] = [{"a": a, "b": b} for i, a in enumerate(hubs) for b in hubs[i + 1 :]]
+    campus.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None and before is not None
+    bounded = [f for f in findings if f.code == "wan.paths-bounded"]
+    assert bounded and all(f.level == Level.WARNING and f.line and f.path.startswith("wan.regions[") for f in bounded)
+    for region in plan.wan.regions:
+        assert len(region.paths) == wan.MAX_REPORTED_PATHS
+        assert region.preferred is not None and region.preferred == region.paths[0]
+        old = next(r for r in before.wan.regions if r.id == region.id)
+        assert region.preferred.rtt_floor_ms <= old.preferred.rtt_floor_ms  # more links can only shorten it
