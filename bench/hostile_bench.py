@@ -16,6 +16,9 @@ Cases (each written into a temporary directory from the example stacks, determin
   every pair of the 10,000 routes it kept (7.5 min here before the change).
 - `big`: a phase spec of about 7.9 MB without a single alias (one hall of ~150,000 one-rack pods, under the 8 MiB
   file limit): used to take over a minute and a gigabyte before being refused as an "alias bomb".
+- `under`: the same pods up to just under the 1 MiB file limit (about 19,000 pods): the costliest file that is
+  still read in full.
+- `nodes`: phase1 plus a list of 250,000 zeros (0.5 MB): refused on the node count before ruamel reads it.
 
 Every case runs in a fresh process (`python -c 'from kasbah.cli import main; main()' validate ...`) with PYTHONPATH
 set to the checkout under test; the figures are the wall time, the child's CPU time and peak RSS (`wait4`: on a
@@ -88,7 +91,7 @@ def make_clique(dest: Path) -> Path:
     return dest / "phase1.yaml"
 
 
-def make_big(dest: Path) -> Path:
+def make_big(dest: Path, target: int = BIG_BYTES) -> Path:
     phase = dest / "phase1.yaml"
     head = phase.read_text(encoding="utf-8").replace(
         "halls:\n",
@@ -97,7 +100,7 @@ def make_big(dest: Path) -> Path:
     )
     before, after = head.split("    pods:\n", 1)
     lines, size, i = [], len(head.encode()), 0
-    while size < BIG_BYTES:
+    while size < target:
         line = f"      - {{id: hbig-p{i:06d}, sku: gb200-nvl72, count: 1}}\n"
         lines.append(line)
         size += len(line)
@@ -115,12 +118,26 @@ def make_clique_one_cable(dest: Path) -> Path:
     return phase
 
 
+def make_under(dest: Path) -> Path:
+    """The same pods up to just under the 1 MiB file limit: the slowest file that is still read in full."""
+    return make_big(dest, 1_040_000)
+
+
+def make_nodes(dest: Path) -> Path:
+    """Under the file limit but 250,000 list items: refused on the node count, before ruamel reads it."""
+    phase = dest / "phase1.yaml"
+    phase.write_text(phase.read_text(encoding="utf-8") + "extra: [" + "0," * 250_000 + "0]\n", encoding="utf-8")
+    return phase
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "keys-text": (make_keys, []),
     "keys-json": (make_keys, ["--json"]),
     "clique": (make_clique, []),
     "clique-1": (make_clique_one_cable, []),
     "big": (make_big, []),
+    "under": (make_under, []),
+    "nodes": (make_nodes, []),
 }
 
 

@@ -117,9 +117,16 @@ def render_finding(f: Finding, cache: Sources | None = None) -> Text:
 
 
 def print_findings(console: Console, findings: Iterable[Finding]) -> None:
+    """Each finding once, its source file read once. Without colour (a pipe, a file) the text is written directly:
+    Rich's layout costs about a millisecond per call, which is 20 s for 20,000 findings, and adds nothing there."""
     cache: Sources = {}
+    direct = console.color_system is None and not console.record and not console.is_jupyter
     for f in findings:
-        console.print(render_finding(f, cache), soft_wrap=True)
+        text = render_finding(f, cache)
+        if direct:
+            console.file.write(text.plain.expandtabs(console.tab_size) + "\n")
+        else:
+            console.print(text, soft_wrap=True)
 
 
 def summary_line(findings: list[Finding]) -> str:

@@ -311,3 +311,166 @@ def test_dense_mesh_is_bounded_with_a_warning(stacks: Path) -> None:
         assert region.preferred is not None and region.preferred == region.paths[0]
         old = next(r for r in before.wan.regions if r.id == region.id)
         assert region.preferred.rtt_floor_ms <= old.preferred.rtt_floor_ms  # more links can only shorten it
+
+
+# --- class 6: loading is linear and refuses early, with the true reason ---------------------------------------------
+
+
+def _load_bytes(tmp_path: Path, data: bytes) -> Any:
+    from kasbah.findings import SpecError
+    from kasbah.yamlsource import load_file
+
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(data)
+    with pytest.raises(SpecError) as info:
+        load_file(path, "spec.yaml")
+    assert info.value.exit_code == 2
+    (finding,) = info.value.findings
+    return finding
+
+
+@pytest.mark.parametrize("extra", [1, 1000, 7_000_000])
+def test_a_file_over_the_size_limit_is_refused_by_its_size(tmp_path: Path, extra: int) -> None:
+    from kasbah.yamlsource import MAX_BYTES
+
+    size = MAX_BYTES + extra
+    finding = _load_bytes(tmp_path, b"a: 1\n" + b"# x\n" * ((size - 5) // 4) + b"\n" * ((size - 5) % 4))
+    assert f"is {size:,} bytes; a spec is at most {MAX_BYTES:,}" in finding.message
+    assert "alias" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        lambda n: "a: [" + "0," * n + "0]\n",
+        lambda n: "a:\n" + "- 0\n" * (n + 1),
+        lambda n: "".join(f"k{i}: 0\n" for i in range(n // 2 + 1)),  # keys count as nodes too
+        lambda n: "a: {" + ", ".join(f"k{i}: 0" for i in range(n // 2 + 1)) + "}\n",
+    ],
+    ids=["flow-list", "block-list", "top-keys", "flow-map"],
+)
+@pytest.mark.parametrize("times", [1, 2])
+def test_too_many_nodes_is_refused_as_such_not_as_an_alias_bomb(tmp_path: Path, shape: Any, times: int) -> None:
+    from kasbah.findings import SpecError
+    from kasbah.yamlsource import MAX_NODES, parse_text
+
+    with pytest.raises(SpecError) as info:  # parse_text: the node count, whatever the file size limit
+        parse_text(shape(MAX_NODES * times), "spec.yaml")
+    (finding,) = info.value.findings
+    assert f"the YAML has more than {MAX_NODES:,} nodes" in finding.message
+    assert "alias" not in finding.message and "alias" not in (finding.hint or "")
+    assert finding.line is not None and finding.column is not None
+
+
+@pytest.mark.parametrize(("width", "depth"), [(9, 10), (2, 20), (50, 4), (1000, 2)])
+def test_alias_bombs_are_still_refused_as_alias_bombs(tmp_path: Path, width: int, depth: int) -> None:
+    lines = [f"l0: &l0 [{', '.join(['x'] * width)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, depth)]
+    finding = _load_bytes(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert "expands to more than 200,000 nodes through anchors and aliases" in finding.message
+    assert "alias bomb" in (finding.hint or "") and finding.line is not None
+
+
+def _tree_yaml(draw: st.DrawFn, anchors: list[str], depth: int) -> str:
+    kind = draw(st.sampled_from(["scalar", "alias", "list", "map"] if depth < 4 else ["scalar", "alias"]))
+    if kind == "alias" and anchors:
+        return "*" + draw(st.sampled_from(anchors))
+    if kind in ("scalar", "alias"):
+        return draw(st.sampled_from(["1", "x", "''", "null"]))
+    items = [_tree_yaml(draw, anchors, depth + 1) for _ in range(draw(st.integers(0, 4)))]
+    if kind == "list":
+        body = "[" + ", ".join(items) + "]"
+    else:
+        body = "{" + ", ".join(f"k{i}: {v}" for i, v in enumerate(items)) + "}"
+    if draw(st.booleans()):
+        name = f"a{len(anchors)}"
+        anchors.append(name)  # defined after its body: no recursive aliases
+        return f"&{name} {body}"
+    return body
+
+
+@st.composite
+def anchored_docs(draw: st.DrawFn) -> str:
+    anchors: list[str] = []
+    return "".join(f"t{i}: {_tree_yaml(draw, anchors, 0)}\n" for i in range(draw(st.integers(1, 5))))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(anchored_docs())
+def test_node_count_matches_the_composed_tree(text: str) -> None:
+    """The event count equals the size of PyYAML's composed node graph with every alias expanded."""
+    import yaml
+
+    from kasbah.yamlsource import _count_nodes
+
+    def size(node: Any) -> int:
+        if isinstance(node, yaml.MappingNode):
+            return 1 + sum(size(k) + size(v) for k, v in node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return 1 + sum(size(v) for v in node.value)
+        return 1
+
+    count = _count_nodes(text)
+    assert count is not None and count.at is None
+    assert count.expanded == size(yaml.compose(text, Loader=yaml.SafeLoader))
+    assert count.aliases == text.count("*")
+
+
+# --- class 6: printing many findings ------------------------------------------------------------------------------
+
+
+def _findings(src: Path, n: int) -> list[Any]:
+    from kasbah.findings import Finding
+
+    lines = src.read_text(encoding="utf-8").splitlines()
+    return [
+        Finding(
+            Level.ERROR,
+            "spec.unknown-key",
+            f"k{i}",
+            f"unknown key [red]'k{i}'[/]",
+            "hint [bold]x",
+            str(src),
+            i % len(lines) + 1,
+            1 + i % 3,
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 10, 500])
+def test_each_file_is_read_once_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    import io
+
+    from kasbah import report
+
+    src = tmp_path / "spec.yaml"
+    src.write_text("a: 1\n\tb: [x]\nc: 'é'\n", encoding="utf-8")
+    findings = _findings(src, n)
+    reads: list[Path] = []
+    real = Path.read_text
+
+    def counting(self: Path, *args: Any, **kw: Any) -> str:
+        reads.append(self)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    report.print_findings(report.LiteralConsole(file=io.StringIO(), width=100), findings)
+    assert reads == [src]
+
+
+def test_direct_output_is_what_rich_prints(tmp_path: Path) -> None:
+    """Without colour the findings are written directly; the text is the same as Rich's own printing."""
+    import io
+
+    from kasbah import report
+
+    src = tmp_path / "spec.yaml"
+    src.write_text("a: 1\n\tb: [x]\nc: 'é'\n  d: \x1b[2J\n", encoding="utf-8")
+    findings = _findings(src, 12)
+    direct, rich = io.StringIO(), io.StringIO()
+    report.print_findings(report.LiteralConsole(file=direct, width=60), findings)
+    recording = report.LiteralConsole(file=rich, width=60, record=True)  # record: forces Rich's own path
+    report.print_findings(recording, findings)
+    assert direct.getvalue() == rich.getvalue()
+    assert "[red]'k0'[/]" in direct.getvalue() and "\\x1b[2J" in direct.getvalue()
