@@ -474,3 +474,71 @@ def test_direct_output_is_what_rich_prints(tmp_path: Path) -> None:
     report.print_findings(recording, findings)
     assert direct.getvalue() == rich.getvalue()
     assert "[red]'k0'[/]" in direct.getvalue() and "\\x1b[2J" in direct.getvalue()
+
+
+# --- class 5/7: `kasbah preview` leaves nothing on stderr ----------------------------------------------------------
+
+
+def test_preview_settles_what_a_program_leaves_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A program that leaves a task running and a failed future unread: nothing reaches stderr, then or at GC."""
+    import asyncio
+    import gc
+    import logging
+
+    from kasbah import preview, pulumi_program
+
+    leaks: list[Any] = []
+    failing: list[Any] = []
+
+    def leaky(root: Path) -> dict[str, Any]:
+        loop = asyncio.get_event_loop()
+        leaks.append(loop.create_task(asyncio.sleep(3600)))
+        failed = loop.create_future()
+        failed.set_exception(RuntimeError("nobody reads this"))
+
+        async def boom() -> None:
+            raise RuntimeError("nor this")
+
+        failing.append(loop.create_task(boom()))
+        return {}
+
+    monkeypatch.setattr(pulumi_program, "run", leaky)
+    monkeypatch.setattr(preview, "SETTLE_S", 0.05, raising=False)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        for _ in range(3):
+            preview.run_program({}, "leaky")
+        gc.collect()
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert leaks and all(t.cancelled() for t in leaks)
+    assert failing and all(t.done() and not t.cancelled() for t in failing)
+    assert records == []
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
+def test_cli_preview_writes_nothing_on_stderr(phase: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KASBAH_WIDTH": "120", "NO_COLOR": "1"}
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", "from kasbah.cli import main; main()", "preview", f"stacks/{phase}.yaml"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr.decode()
+        assert run.stderr == b""
+        assert f"stack {phase}:" in run.stdout.decode()
