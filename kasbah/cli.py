@@ -19,7 +19,7 @@ from kasbah import __version__
 from kasbah.findings import Finding, Level, SpecError
 from kasbah.plan.derive import Plan, derive
 from kasbah.plan.diff import diff_plans
-from kasbah.report import plan_tables, print_findings, summary_line
+from kasbah.report import LiteralConsole, plan_tables, print_findings, styled, summary_line
 from kasbah.schema import SCHEMA_KINDS, schema_text
 from kasbah.spec.load import load_campus, load_spec
 
@@ -38,12 +38,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _console(stderr: bool = False) -> Console:
-    """A terminal's own width; 140 columns when piped (Rich's 80 would fold the plan's wide tables)."""
+    """A terminal's own width; 140 columns when piped (Rich's 80 would fold the plan's wide tables).
+
+    Literal: paths and spec text may hold `[red]` or `[/]`, which must print as typed (see `LiteralConsole`).
+    """
     width = int(os.environ.get("KASBAH_WIDTH", "0") or 0) or None
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
         width = 140
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return LiteralConsole(stderr=stderr, width=width, soft_wrap=False)
 
 
 def _dump(data: object) -> None:
@@ -131,8 +134,12 @@ def plan(
     console = _console()
     if the_plan is not None:
         console.print(
-            f"[bold]{the_plan.campus}[/] — phase [bold]{the_plan.phase}[/] "
-            f"(after {', '.join(p.id for p in the_plan.phases)}; catalog {the_plan.catalog_version})"
+            styled(
+                (the_plan.campus, "bold"),
+                " — phase ",
+                (the_plan.phase, "bold"),
+                f" (after {', '.join(p.id for p in the_plan.phases)}; catalog {the_plan.catalog_version})",
+            )
         )
         if base is not None:
             _print_diff(console, base, the_plan)

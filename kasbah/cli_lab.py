@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from kasbah.plan.derive import Plan
+from kasbah.report import styled
 
 lab_app = typer.Typer(
     name="lab",
@@ -36,7 +37,7 @@ def _console(stderr: bool = False):
 
 def _fail(message: str, code: int = 2, hint: str | None = None) -> typer.Exit:
     err = _console(stderr=True)
-    err.print(f"[red]error[/]: {message}")
+    err.print(styled(("error", "red"), f": {message}"))
     if hint:
         err.print(f"  = hint: {hint}")
     return typer.Exit(code)
@@ -66,14 +67,17 @@ def up(spec: Annotated[Path, typer.Argument(help="A phase spec, e.g. stacks/phas
     plan = buildable_plan(spec)
     console = _console()
     try:
-        with console.status(f"starting the lab for {plan.phase}", spinner="dots"):
+        with console.status(styled(f"starting the lab for {plan.phase}"), spinner="dots"):
             state = lab_up(spec, plan, say=console.print)
     except LabError as exc:
         raise _fail(str(exc)) from None
     console.print(
-        f"[green]lab up[/] for {state.phase} in {state.timings.get('up_s', 0):.1f} s: {len(state.namespaces)} "
-        f"namespaces, {len(state.processes)} processes, sessions up {state.timings.get('sessions_s', 0):.1f} s "
-        f"after the apply; state {state.path}"
+        styled(
+            ("lab up", "green"),
+            f" for {state.phase} in {state.timings.get('up_s', 0):.1f} s: {len(state.namespaces)} "
+            f"namespaces, {len(state.processes)} processes, sessions up {state.timings.get('sessions_s', 0):.1f} s "
+            f"after the apply; state {state.path}",
+        )
     )
     console.print("next: kasbah lab status | kasbah lab drill | kasbah lab cut CABLE | kasbah lab down")
 
@@ -120,13 +124,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     for s in now.sessions:
         ok = s.state == "Established" and s.bfd == "up"
         colour = "green" if ok else "red"
-        t.add_row(s.edge_router, s.cable, s.landing_station, s.peer, f"[{colour}]{s.state}[/]", s.bfd, str(s.prefixes))
+        t.add_row(s.edge_router, s.cable, s.landing_station, s.peer, styled((s.state, colour)), s.bfd, str(s.prefixes))
     console.print(t)
     t = Table(title=f"Regions: the cable their traffic leaves over now (read at {checks.ingress(plan)})")
     for col in ("region", "prefix", "now", "plan", ""):
         t.add_column(col)
     for r in now.regions:
-        mark = "[green]as planned[/]" if r.cable == r.expected else "[red]differs[/]"
+        mark = styled(("as planned", "green")) if r.cable == r.expected else styled(("differs", "red"))
         t.add_row(r.region, r.prefix, r.cable or "no route", r.expected or "none", mark)
     console.print(t)
     t = Table(title="Probes (blackbox exporter on the monitoring host, from the generated targets)")
@@ -136,7 +140,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         path = labels.get("cable") or ""
         if labels.get("job") == "wan_region":
             path = f"{labels.get('region', '')}"
-        t.add_row(labels.get("job", ""), path, labels.get("instance", ""), "[green]1[/]" if value == 1 else "[red]0[/]")
+        ok = styled(("1", "green")) if value == 1 else styled(("0", "red"))
+        t.add_row(labels.get("job", ""), path, labels.get("instance", ""), ok)
     console.print(
         t if now.probes else f"probes: none yet (Prometheus scrapes every {plan.monitoring.scrape_interval_s} s)"
     )
@@ -152,12 +157,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     else:
         console.print("firing alerts: none")
     console.print(
-        "buckets: [green]conform to the plan[/]" if not now.buckets else "buckets:\n  " + "\n  ".join(now.buckets)
+        styled("buckets: ", ("conform to the plan", "green"))
+        if not now.buckets
+        else "buckets:\n  " + "\n  ".join(now.buckets)
     )
     if now.cuts:
-        console.print(f"[yellow]cut[/]: {', '.join(now.cuts)} (kasbah lab restore CABLE)")
+        console.print(styled(("cut", "yellow"), f": {', '.join(now.cuts)} (kasbah lab restore CABLE)"))
     for e in now.errors:
-        console.print(f"[red]{e}[/]")
+        console.print(styled((e, "red")))
 
 
 def _cable(plan: Plan, cable: str) -> str:
@@ -231,12 +238,12 @@ def drill(
     )
     slow = result.regions and (result.failover_s is None or result.failover_s > FAILOVER_TARGET_S)
     for e in result.errors:
-        console.print(f"[red]{e}[/]")
+        console.print(styled((e, "red")))
     if slow:
-        console.print(f"[red]failover slower than {FAILOVER_TARGET_S:g} s[/]")
+        console.print(styled((f"failover slower than {FAILOVER_TARGET_S:g} s", "red")))
     if slow or result.errors:
         raise typer.Exit(1)
-    console.print(f"[green]drill passed[/]: failover within {FAILOVER_TARGET_S:g} s")
+    console.print(styled(("drill passed", "green"), f": failover within {FAILOVER_TARGET_S:g} s"))
 
 
 @lab_app.command("down")
@@ -261,7 +268,7 @@ def verify(spec: Path) -> None:
     console = _console()
     if diffs:
         for d in diffs:
-            console.print(f"[red]differs[/]: {d}")
+            console.print(styled(("differs", "red"), f": {d}"))
         console.print(f"{len(diffs)} difference(s) between the lab and {spec}")
         raise typer.Exit(1)
     console.print(f"the lab conforms to {spec}: sessions, BFD, region paths and reachability, rules, buckets")

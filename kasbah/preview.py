@@ -4,11 +4,17 @@ No Pulumi CLI, no credentials, no network: the real program (`kasbah.pulumi_prog
 against `pulumi.runtime.set_mocks`; a recording monitor keeps every registration (type, name, inputs, parent,
 dependencies, protect). Secrets get placeholders, and the first phase's stack outputs are answered from the plan,
 so a later phase previews without its campus stack. Same spec, same output.
+
+Each run gets an event loop of its own, settled and closed when the program is done: the SDK leaves RPC tasks and
+futures behind, and when the interpreter later destroyed them still pending, asyncio printed "Task was destroyed
+but it is pending!" tracebacks on stderr after a successful preview (intermittently: it depends on thread timing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import threading
 from collections import Counter
@@ -25,6 +31,10 @@ PROJECT = "kasbah"
 PLACEHOLDER = "preview-placeholder"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 REPO = Path(__file__).resolve().parents[1]
+SETTLE_S = 5.0
+"""How long leftover tasks of a finished program may take to finish before they are cancelled."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,44 @@ def _recorder(mocks: Any) -> Any:
     return Recorder(mocks)
 
 
+def _quiet(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Leftovers of a finished run (a task destroyed pending, a future's exception nobody read): debug, not stderr.
+
+    The program's own failures reach the caller as exceptions of the run; these come after it and mean nothing.
+    """
+    log.debug("preview event loop: %s", context.get("message"), exc_info=context.get("exception"))
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks a finished run left behind end (cancel what is still running after SETTLE_S), read their
+    results, and stop the loop's async generators and executor threads, so closing the loop leaves nothing."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=SETTLE_S))
+        for task in pending:
+            if not task.done():
+                task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.run_until_complete(loop.shutdown_default_executor())
+
+
+@contextmanager
+def _event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A fresh event loop for one run (the SDK takes the current one), settled and closed afterwards."""
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        try:
+            _settle(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
 @contextmanager
 def _pulumi_config(config: Mapping[str, str]) -> Iterator[None]:
     """Exactly `config` as the stack's configuration (PULUMI_CONFIG and the SDK's in-process map), then restore."""
@@ -201,7 +249,7 @@ def run_program(
             return None
         return pulumi.Output.from_input(result).apply(outputs.update)
 
-    with _pulumi_config(config):
+    with _pulumi_config(config), _event_loop():
         settings.ROOT.set(None)  # a fresh root stack per run (set_mocks only makes one when there is none)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=dry_run, monitor=monitor)
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
@@ -21,11 +22,14 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from kasbah.findings import Finding, Level, Path, SpecError, format_path
 
-MAX_BYTES = 8 * 1024 * 1024
-"""A phase spec is a few thousand lines at most; anything larger is a mistake, not a spec."""
+MAX_BYTES = 1024 * 1024
+"""A spec file is at most 1 MiB. The example phases are 3-11 KB and a 500 MW phase of one line per 8-rack pod about
+25 KB, so this is 40 times any real spec; ruamel's pure-Python reader takes about 10 s per MB, so the limit also
+bounds the time a file can cost before it is refused."""
 
 MAX_NODES = 200_000
-"""Upper bound on nodes after alias expansion: stops 'billion laughs' documents before they are expanded."""
+"""Upper bound on YAML nodes, as written and after alias expansion: counted on libyaml's events before ruamel builds
+anything, so a huge file and a 'billion laughs' document are both refused in time linear in their text."""
 
 MAX_FLOW_DEPTH = 100
 """Upper bound on nested [ and { brackets: ruamel's scanner is quadratic in flow depth, so refuse before parsing."""
@@ -121,6 +125,61 @@ def _flow_too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
+@dataclass
+class _Count:
+    """What `_count_nodes` found: nodes as written, once aliases are expanded, and where a limit was crossed."""
+
+    written: int = 0
+    expanded: int = 0
+    aliases: int = 0
+    at: tuple[int, int] | None = None  # 1-based line and column of the node that crossed MAX_NODES
+
+
+def _count_nodes(text: str) -> _Count | None:
+    """Count the nodes of `text` with libyaml's C event parser, stopping at MAX_NODES; None if libyaml cannot read it.
+
+    One pass over the events, so linear in the text, and nothing is built: an anchor's expanded size is summed when
+    its node ends and an alias adds that size. Only a count: ruamel still parses a file that passes, and reports any
+    syntax error (libyaml failing here just skips the count: ruamel's message is the one users see).
+    """
+    loader = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+    count = _Count()
+    sizes: dict[str, int] = {}
+    frames: list[list[Any]] = []  # [anchor, expanded size so far] of each open collection
+    try:
+        for event in pyyaml.parse(text, Loader=loader):
+            if isinstance(event, pyyaml.CollectionEndEvent):
+                anchor, size = frames.pop()
+                if anchor:
+                    sizes[anchor] = size
+                if frames:
+                    frames[-1][1] += size
+                continue
+            if isinstance(event, pyyaml.AliasEvent):
+                count.aliases += 1
+                size = sizes.get(event.anchor or "", 1)  # an open or unknown anchor: ruamel refuses it later
+            elif isinstance(event, (pyyaml.ScalarEvent, pyyaml.CollectionStartEvent)):
+                count.written += 1
+                size = 1
+            else:
+                continue
+            count.expanded += size
+            if isinstance(event, pyyaml.CollectionStartEvent):
+                frames.append([event.anchor, 1])  # itself; added to its parent when it ends
+            else:
+                if isinstance(event, pyyaml.ScalarEvent) and event.anchor:
+                    sizes[event.anchor] = 1
+                if frames:
+                    frames[-1][1] += size
+            if max(count.written, count.expanded) > MAX_NODES:
+                mark = event.start_mark
+                count.at = (mark.line + 1, mark.column + 1)
+                return count
+    except (pyyaml.YAMLError, RecursionError, MemoryError):
+        return None
+    return count
+
+
 def _expanded_size(node: Any, memo: dict[int, int], active: set[int]) -> int:
     """Node count once aliases are expanded, computed without expanding them."""
     if not isinstance(node, (dict, list)):
@@ -196,6 +255,22 @@ def parse_text(text: str, file: str) -> SourceDoc:
     deep = _flow_too_deep(text)
     if deep:
         raise _unusable(file, "the YAML is nested too deeply to be a spec", "flatten the structure", *deep)
+    count = _count_nodes(text)
+    if count is not None and count.at is not None:
+        if count.written > MAX_NODES:
+            raise _unusable(
+                file,
+                f"the YAML has more than {MAX_NODES:,} nodes (keys, values and list items); a spec has far fewer",
+                "is this the right file? split generated data out of the spec",
+                *count.at,
+            )
+        raise _unusable(
+            file,
+            f"the YAML expands to more than {MAX_NODES:,} nodes through anchors and aliases "
+            f"({count.aliases:,} aliases in {count.written:,} written nodes)",
+            "this looks like an alias bomb; write the values out or use fewer nested aliases",
+            *count.at,
+        )
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False

@@ -7,7 +7,9 @@ own increment. The walk is pure: same spec in, same plan and findings out.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from kasbah.catalog import builtin_catalog
 from kasbah.catalog.models import Catalog, GpuSystem, Switch
@@ -32,11 +34,14 @@ from kasbah.plan.power import (
     pue_findings,
 )
 from kasbah.plan.services import ServiceHost, plan_service_hosts
+from kasbah.plan.services import addresses_needed as services_addresses_needed
 from kasbah.plan.storage import StoragePlan, plan_storage
 from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
 from kasbah.spec.load import LoadedSpec
 from kasbah.spec.phase import Hall, Phase
 from kasbah.yamlsource import SourceDoc
+
+_T = TypeVar("_T")
 
 FABRIC_PROTOCOL = {"infiniband-ndr": "infiniband", "infiniband-xdr": "infiniband", "spectrum-x": "ethernet"}
 
@@ -415,7 +420,10 @@ class _Planner:
                 if not self._has_speed(sw, nets.compute.switch, gbps, doc, "compute", "NICs"):
                     continue
                 per_su = max(members[0].nodes, 1)
-                plan = fab.plan_compute_fabric(
+                plan = self._sized(
+                    doc,
+                    "compute",
+                    fab.plan_compute_fabric,
                     nodes=sum(m.nodes for m in members),
                     nics_per_node=nics,
                     nic_gbps=gbps,
@@ -426,6 +434,8 @@ class _Planner:
                     oversubscription=_ratio(nets.compute.oversubscription),
                     nodes_per_scalable_unit=per_su,
                 )
+                if plan is None:
+                    continue
                 if plan.split_note:
                     self.out.add(doc.finding(Level.INFO, "fabric.split", ("networks", "compute"), plan.split_note))
                 computes.append(plan)
@@ -434,7 +444,10 @@ class _Planner:
         if ssw is not None and ports:
             speed = max(p.storage_port_gbps for p in pods)
             if self._has_speed(ssw, nets.storage.switch, speed, doc, "storage", "storage links"):
-                storage = fab.plan_storage_network(
+                storage = self._sized(
+                    doc,
+                    "storage",
+                    fab.plan_storage_network,
                     endpoints=ports,
                     port_gbps=speed,
                     switch_id=nets.storage.switch,
@@ -446,7 +459,10 @@ class _Planner:
         if nets.oob.aggregation is not None:
             agg = self._switch(nets.oob.aggregation, doc, ("networks", "oob", "aggregation"))
         if osw is not None and pods and (agg is not None or nets.oob.aggregation is None):
-            oob = fab.plan_oob_network(
+            oob = self._sized(
+                doc,
+                "oob",
+                fab.plan_oob_network,
                 aggregation_id=nets.oob.aggregation,
                 aggregation=agg,
                 racks=sum(p.racks for p in pods),
@@ -456,6 +472,22 @@ class _Planner:
                 switches_per_rack=max(p.oob_switches // max(p.racks, 1) for p in pods),
             )
         return PhaseFabric(phase=phase.id, partition_key=self._pkey(), compute=computes, storage=storage, oob=oob)
+
+    def _sized(self, doc: SourceDoc, network: str, size: Callable[..., _T], **kw: Any) -> _T | None:
+        """`size(**kw)`, or None with a located error when the switch cannot build that network at all."""
+        try:
+            return size(**kw)
+        except fab.FabricError as exc:
+            self.out.add(
+                doc.finding(
+                    Level.ERROR,
+                    "fabric.impossible",
+                    ("networks", network, "switch"),
+                    f"the {network} network cannot be built: {exc}",
+                    "pick a switch with more ports at this speed (see `kasbah` catalog), or fewer nodes per phase",
+                )
+            )
+            return None
 
     def _pkey(self) -> int:
         """The InfiniBand partition key of the phase being planned: one per phase, in build order."""
@@ -498,7 +530,8 @@ class _Planner:
             self.state.edge_routers[router] = phase.id
             self._allocate("loopbacks", 1, phase=phase.id, scope=f"edge {router}")
         if pods or uplinks:
-            self._allocate("services", addr.SERVICES_PER_PHASE, phase=phase.id, scope="phase")
+            need = max(addr.SERVICES_PER_PHASE, services_addresses_needed(fabric.compute))
+            self._allocate("services", need, phase=phase.id, scope="phase")
         for u in uplinks:
             self._allocate("wan_links", 2, phase=phase.id, scope=f"uplink {u.uplink.cable}/{u.uplink.edge_router}")
 

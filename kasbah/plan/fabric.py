@@ -24,7 +24,11 @@ The rules, and why (k = ports of the switch at the NIC's speed):
 - A fabric whose endpoints fit on one switch (E <= k) is a single switch, one tier: every endpoint is then one hop
   from every other, which is all rail optimisation buys. NVIDIA's designs never get there (8 rails x 32 nodes).
 - Beyond three tiers the nodes are split into the fewest fabric domains that each fit, equal-ish, on SU boundaries
-  when an SU size is given; `split_note` says so, and the planner turns it into a finding.
+  when an SU size is given; `split_note` says so, and the planner turns it into a finding. An SU too large for one
+  domain cannot keep its boundary, so it is then ignored (leaves sized by nodes, SUs cut); sizing such a domain as
+  a full SU would leave only the one-switch tier and split into thousands of tiny domains.
+- At most MAX_DOMAINS domains: past that the switch is too small for the phase (a 2- or 4-port custom switch), and
+  the caller gets a `FabricError` saying so rather than a plan of millions of objects.
 
 Cables and transceivers: cables_down of a tier are the cables to the tier below (leaf: node -> leaf). One
 transceiver per cable end. Twin-port OSFP cages (QM9700, XDR: two logical ports per cage) would halve the
@@ -35,7 +39,7 @@ optics. Links at <= 1 Gb/s are taken as RJ45 copper (BASE-T) and need none.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
@@ -49,6 +53,14 @@ _TIER_NAMES: tuple[TierName, ...] = ("leaf", "spine", "core")
 _MAX_TIERS = 3
 _COPPER_MAX_GBPS = 1  # BASE-T RJ45 links: no transceivers
 _OOB_UPLINKS_SINGLE_SPEED = 2  # a single-speed OOB switch keeps 2 ports up (dual-homed) and the rest for access
+
+MAX_DOMAINS = 1024
+"""Most fabric domains one network of a phase may split into: a policy (NVIDIA's largest designs use a handful)."""
+
+
+class FabricError(ValueError):
+    """A fabric no switch arrangement can give (no port at the speed, too few ports): the planner's finding."""
+
 
 PARTITION_KEY_BASE = 0x1000
 """First P_Key given to a phase's InfiniBand partition (0x7fff is the default partition): a Kasbah policy."""
@@ -284,13 +296,13 @@ def _even(total: int, parts: int) -> list[int]:
     return [base + 1] * extra + [base] * (parts - extra)
 
 
-def _split_nodes(shape: _Shape, nodes: int) -> tuple[list[int], str | None]:
-    """Node counts per domain, and the explanation when there is more than one."""
+def _split_nodes(shape: _Shape, nodes: int, switch_id: str) -> tuple[list[int], str | None]:
+    """Node counts per domain, and the explanation when there is more than one (`shape` already fits its SU)."""
     if shape.tiers(nodes) is not None:
         return [nodes], None
     cap_nodes = shape.max_nodes(_MAX_TIERS)
     if cap_nodes == 0:
-        raise ValueError(
+        raise FabricError(
             f"one node with {shape.nics} NICs does not fit a three-tier fabric of {shape.k}-port switches"
             + (f" with {shape.groups} rails" if shape.groups > 1 else "")
         )
@@ -299,15 +311,18 @@ def _split_nodes(shape: _Shape, nodes: int) -> tuple[list[int], str | None]:
         sus = math.ceil(nodes / shape.su)
         parts = math.ceil(sus / (cap_nodes // shape.su))
         sizes, left = [], nodes
-        for count in _even(sus, parts):
+        for count in _even(sus, parts) if parts <= MAX_DOMAINS else []:
             sizes.append(min(count * shape.su, left))
             left -= sizes[-1]
         how = f" on scalable-unit boundaries ({shape.su:,} nodes each)"
     else:
         parts = math.ceil(nodes / cap_nodes)
-        sizes = _even(nodes, parts)
-        if shape.su:
-            how = f" (one scalable unit of {shape.su:,} nodes is larger than a domain, so SUs are cut)"
+        sizes = _even(nodes, parts) if parts <= MAX_DOMAINS else []
+    if parts > MAX_DOMAINS:
+        raise FabricError(
+            f"{nodes * shape.nics:,} endpoints would need {parts:,} fabric domains of {cap_nodes * shape.nics:,} "
+            f"on '{switch_id}' ({shape.k} ports at {shape.gbps} Gb/s); at most {MAX_DOMAINS:,} are planned"
+        )
     endpoints, cap = nodes * shape.nics, cap_nodes * shape.nics
     textbook = shape.k * shape.d_s * shape.d
     idle = f" ({textbook:,} if every leaf port were used)" if cap < textbook else ""
@@ -346,10 +361,10 @@ def _shape(
     port = _port_at(switch, gbps)
     if port is None:
         have = ", ".join(f"{n} x {s}G" for s, n in sorted(switch.ports.items()))
-        raise ValueError(f"switch '{switch_id}' ({switch.name}) has no port at {gbps} Gb/s or faster; it has {have}")
+        raise FabricError(f"switch '{switch_id}' ({switch.name}) has no port at {gbps} Gb/s or faster; it has {have}")
     speed, k = port
     if k < 2:
-        raise ValueError(f"switch '{switch_id}' has {k} port at {speed} Gb/s; a fabric needs at least 2")
+        raise FabricError(f"switch '{switch_id}' has {k} port at {speed} Gb/s; a fabric needs at least 2")
     r = _ratio(oversubscription)
     d, u = _split(k, r)
     rails = nics_per_node if rail_optimised else 1
@@ -398,8 +413,13 @@ def plan_compute_fabric(
     )
     domains: list[FabricDomain] = []
     note = None
+    cut_su = None
+    if shape.su and shape.tiers(shape.su) is None:  # one SU needs more than a domain: its boundary cannot hold
+        cut_su, shape = shape.su, replace(shape, su=None)
     if nodes and nics_per_node:
-        sizes, note = _split_nodes(shape, nodes)
+        sizes, note = _split_nodes(shape, nodes, switch_id)
+        if note and cut_su:
+            note += f" (one scalable unit of {cut_su:,} nodes is larger than a domain, so SUs are cut)"
         domains = [shape.domain(i, n) for i, n in enumerate(sizes)]
     tiers_count = max((len(dom.tiers) for dom in domains), default=0)
     return ComputeFabricPlan(
@@ -493,7 +513,7 @@ def plan_oob_network(
     slow, fast = min(switch.ports), max(switch.ports)
     if slow == fast:
         if switch.ports[slow] <= _OOB_UPLINKS_SINGLE_SPEED:
-            raise ValueError(f"switch '{switch_id}' has too few ports ({switch.ports[slow]}) for an OOB network")
+            raise FabricError(f"switch '{switch_id}' has too few ports ({switch.ports[slow]}) for an OOB network")
         down, up = switch.ports[slow] - _OOB_UPLINKS_SINGLE_SPEED, _OOB_UPLINKS_SINGLE_SPEED
     else:
         down, up = switch.ports[slow], switch.ports[fast]
@@ -516,7 +536,7 @@ def plan_oob_network(
         if aggregation is not None:
             radix = radix_at(aggregation, fast)
             if radix is None:
-                raise ValueError(f"aggregation switch '{aggregation_id}' has no ports for {fast} Gb/s uplinks")
+                raise FabricError(f"aggregation switch '{aggregation_id}' has no ports for {fast} Gb/s uplinks")
             agg_ports = radix
         tiers.append(
             FabricTier(

@@ -3,7 +3,9 @@
 They take fixed offsets in their phase's services block (a Kasbah convention, so they never move while the block
 stands): the monitoring server is .1 of the first phase's block; the subnet managers of a phase's domain d (its
 InfiniBand domains counted in plan order) are .9+2d and .10+2d of that phase's block. OpenSM's highest priority is
-15: the pair gets 14 and 13, so the first is master and the second takes over.
+15: the pair gets 14 and 13, so the first is master and the second takes over. A phase of many domains needs a
+block larger than the usual one: `addresses_needed` says how large, so the planner allocates it (or reports the
+services supernet exhausted) before any address is taken here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ class ServiceHost(PlanModel):
     priority: int | None = None
 
 
+_SM_BASE = 8
+"""Subnet manager n (1, 2) of domain j is host .(_SM_BASE + 2j + n) of the phase's services block."""
+
+
+def _ib_domains(computes: list[fab.ComputeFabricPlan]) -> list[tuple[str, int]]:
+    return [(c.switch, d.index) for c in computes if c.kind.startswith("infiniband") for d in c.domains]
+
+
+def addresses_needed(computes: list[fab.ComputeFabricPlan]) -> int:
+    """Host addresses a phase's services block must hold: up to its last subnet manager."""
+    return _SM_BASE + len(SM_PRIORITIES) * len(_ib_domains(computes))
+
+
 def plan_service_hosts(
     fabrics: list[tuple[str, list[fab.ComputeFabricPlan]]], allocations: list[Allocation]
 ) -> list[ServiceHost]:
@@ -41,7 +56,9 @@ def plan_service_hosts(
     for phase, computes in fabrics:
         if phase not in blocks:
             continue
-        domains = [(c.switch, d.index) for c in computes if c.kind.startswith("infiniband") for d in c.domains]
+        domains = _ib_domains(computes)
+        if addresses_needed(computes) >= blocks[phase].num_addresses - 1:
+            raise ValueError(f"the services block {blocks[phase]} of phase {phase} is smaller than its hosts need")
         for j, (switch, index) in enumerate(domains):
             for n, priority in enumerate(SM_PRIORITIES, start=1):
                 hosts.append(
@@ -51,7 +68,7 @@ def plan_service_hosts(
                         else f"sm-{phase}-{switch}-d{index}-{n}",
                         role="subnet_manager",
                         phase=phase,
-                        address=str(blocks[phase][8 + 2 * j + n]),
+                        address=str(blocks[phase][_SM_BASE + 2 * j + n]),
                         fabric_switch=switch,
                         fabric_domain=index,
                         priority=priority,

@@ -18,9 +18,10 @@ plan, same findings in the same order.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -44,11 +45,17 @@ FIBRE_US_PER_KM = 4.9
 MAX_TERRESTRIAL_HOPS = 4
 """Hub-to-hub links a route may chain after the cable; longer detours are never the answer and blow up enumeration."""
 
-MAX_PATHS = 10_000
-"""Upper bound on enumerated routes per region, so a dense terrestrial mesh cannot stall the planner."""
+MAX_PATHS = 1000
+"""Routes enumerated per region, shortest first (k-shortest, k = MAX_PATHS, then any routes tied with the last).
+
+A dense terrestrial mesh has routes by the million (a 45-hub clique: N^4 within four hops), and enumerating them
+all took tens of seconds. The bound never changes the preferred route (the shortest), the diverse pair (chosen from
+each cable's own shortest routes, searched separately) or the capacities (max flow on the graph): it only limits
+`paths`, of which the plan keeps MAX_REPORTED_PATHS. When it cuts, `wan.paths-bounded` says so.
+"""
 
 MAX_REPORTED_PATHS = 32
-"""Routes kept in each region's plan (best first); preferred and diverse pair are chosen from all enumerated."""
+"""Routes kept in each region's plan (best first)."""
 
 EDGE = "edge"
 _WAN: Path = ("wan",)
@@ -411,6 +418,92 @@ def _to_path(g: nx.DiGraph, nodes: list[str]) -> WanPath:
     )
 
 
+def _bounds(g: nx.DiGraph, target: str, max_edges: int) -> list[dict[str, float]]:
+    """bound[r][v]: fewest km from v to `target` in at most r edges (walks, so a lower bound for simple paths).
+
+    Bellman-Ford by edge count on the reversed graph: max_edges x edges steps, linear in the graph.
+    """
+    bound: list[dict[str, float]] = [{target: 0.0}]
+    for _ in range(max_edges):
+        prev = bound[-1]
+        cur = dict(prev)
+        for v, d in prev.items():
+            for u in g.predecessors(v):
+                km = d + g.edges[u, v]["km"]
+                if km < cur.get(u, math.inf):
+                    cur[u] = km
+        bound.append(cur)
+    return bound
+
+
+def _shortest_routes(g: nx.DiGraph, start: tuple[str, ...], target: str, max_edges: int) -> Iterator[list[str]]:
+    """Simple paths that begin with `start` and end at `target` in at most `max_edges` edges, shortest km first.
+
+    Best-first search over partial paths, ordered by km so far plus the exact hop-limited lower bound of the rest
+    (A* with a consistent heuristic), so complete paths come out in nondecreasing km and the caller may stop after
+    any number of them: the cost grows with the routes taken, not with all the routes there are.
+    """
+    bound = _bounds(g, target, max_edges)
+    km0 = sum(g.edges[u, v]["km"] for u, v in itertools.pairwise(start))
+    left = max_edges - (len(start) - 1)
+    if left < 0 or start[-1] not in bound[left]:
+        return
+    order = itertools.count()  # ties pop in push order; successors are pushed sorted: deterministic
+    heap: list[tuple[float, int, float, tuple[str, ...]]] = [(km0 + bound[left][start[-1]], next(order), km0, start)]
+    while heap:
+        _, _, km, path = heapq.heappop(heap)
+        v = path[-1]
+        if v == target:
+            yield list(path)
+            continue
+        left = max_edges - len(path)  # edges left after the next one
+        for w in sorted(g.successors(v)):
+            if w in path or w not in bound[left]:
+                continue
+            step = km + g.edges[v, w]["km"]
+            heapq.heappush(heap, (step + bound[left][w], next(order), step, (*path, w)))
+
+
+def _routes(g: nx.DiGraph, target: str, max_edges: int, limit: int) -> tuple[list[WanPath], bool]:
+    """The `limit` shortest routes (and any tied with the last), sorted as the plan shows them; True when cut."""
+    found: list[WanPath] = []
+    routes = _shortest_routes(g, (EDGE,), target, max_edges)
+    for nodes in routes:
+        path = _to_path(g, nodes)
+        if len(found) >= limit and path.rtt_floor_ms > found[-1].rtt_floor_ms:
+            return _sorted(found), True
+        found.append(path)
+    return _sorted(found), False
+
+
+def _sorted(paths: list[WanPath]) -> list[WanPath]:
+    return sorted(paths, key=lambda p: (p.rtt_floor_ms, p.hops, p.cables))
+
+
+def _cable_best(g: nx.DiGraph, target: str, max_edges: int, cables: list[str]) -> list[WanPath]:
+    """Each lit cable's shortest routes to `target` (all tied at its best RTT floor), sorted as the plan shows them.
+
+    A route's shared risk is its one cable and that cable's station, so the best diverse pair is always made of
+    routes that are the best of their own cable: this list finds the same pair as all routes would.
+    """
+    best: list[WanPath] = []
+    for cid in cables:
+        node = _cable(cid)
+        if not g.has_node(node):
+            continue
+        station = next(iter(g.predecessors(node)))
+        if not g.has_edge(EDGE, station):  # a station the campus has no backhaul to: no route
+            continue
+        first: float | None = None
+        for nodes in _shortest_routes(g, (EDGE, station, node), target, max_edges):
+            path = _to_path(g, nodes)
+            if first is not None and path.rtt_floor_ms > first:
+                break
+            first = path.rtt_floor_ms
+            best.append(path)
+    return _sorted(best)
+
+
 def _diverse(a: WanPath, b: WanPath) -> bool:
     """Diverse = no shared-risk group in common: no cable and no landing station."""
     return not (set(a.cables) & set(b.cables)) and not (set(a.landing_stations) & set(b.landing_stations))
@@ -455,11 +548,20 @@ def _plan_region(ctx: _Ctx, g: nx.DiGraph, i: int, region: Region, lit_cables: l
     for j, hub in enumerate(region.hubs):
         if ctx.hub_known(hub, (*here, "hubs", j), f"hub of region '{region.id}'") and g.has_node(_hub(hub)):
             g.add_edge(_hub(hub), target, km=0.0)
-    cutoff = 4 + MAX_TERRESTRIAL_HOPS  # edge, ls, cable, hub, (hubs...), region
-    raw = itertools.islice(nx.all_simple_paths(g, EDGE, target, cutoff=cutoff), MAX_PATHS)
-    paths = sorted((_to_path(g, p) for p in raw), key=lambda p: (p.rtt_floor_ms, p.hops, p.cables))
+    cutoff = 4 + MAX_TERRESTRIAL_HOPS  # edges: edge, ls, cable, hub, (hubs...), region
+    paths, cut = _routes(g, target, cutoff, MAX_PATHS)
     preferred = paths[0] if paths else None
-    pair = _best_diverse_pair(paths)
+    pair = _best_diverse_pair(_cable_best(g, target, cutoff, lit_cables))
+    if cut:
+        ctx.error(
+            "wan.paths-bounded",
+            here,
+            f"region '{region.id}' has more than {MAX_PATHS:,} routes within {MAX_TERRESTRIAL_HOPS} terrestrial "
+            f"hops; only the {len(paths):,} shortest were enumerated (the preferred route, the diverse pair and "
+            "the capacities are still exact)",
+            "fine for a dense mesh; list fewer terrestrial links if the plan's route lists should be complete",
+            Level.WARNING,
+        )
     capacity, after_cut, worst = _capacity(g, target, lit_cables)
     slo = region.rtt_slo_ms
     committed = region.committed_egress_gbps
