@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kasbah.preview import Registered, _mocks_class, _pulumi_config, _recorder
+from kasbah.preview import Registered, _event_loop, _mocks_class, _pulumi_config, _recorder
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run_mocked(
 
     monitor = AliasRecorder(mocks)
     monitor.aliases = {}
-    with _pulumi_config(config or {}):
+    with _pulumi_config(config or {}), _event_loop():
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
         try:
