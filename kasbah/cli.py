@@ -534,6 +534,20 @@ def _run_apply(
 
 
 @app.command()
+def verify(
+    spec: SpecArg,
+    lab: Annotated[bool, typer.Option("--lab", help="Check the live lab (kasbah lab up) against the plan.")] = False,
+) -> None:
+    """Check what runs against the plan; `--lab`: sessions, BFD, region paths, loaded rules, buckets."""
+    from kasbah.cli_lab import verify as verify_lab
+
+    if not lab:
+        _console(stderr=True).print("error: only the lab can be verified today: add --lab")
+        raise typer.Exit(2)
+    verify_lab(spec)
+
+
+@app.command()
 def version() -> None:
     """Print Kasbah's version."""
     _console().print(__version__)
