@@ -701,9 +701,10 @@ def _plan_region(ctx: _Ctx, g: nx.DiGraph, i: int, region: Region, lit_cables: l
             ctx.error(
                 "wan.capacity",
                 (*here, "committed_egress_gbps"),
-                f"region '{region.id}' can reach {_fmt_gbps(capacity)} over the lit cables, below the "
-                f"{_fmt_gbps(committed)} committed egress",
-                "light more uplinks on cables reaching the region, or lower the commitment",
+                f"region '{region.id}' can reach {_fmt_gbps(capacity)} over the lit cables and contracted legs, "
+                f"below the {_fmt_gbps(committed)} committed egress",
+                "light more uplinks on cables reaching the region, contract transit on the legs to it, "
+                "or lower the commitment",
             )
         elif after_cut < committed:
             ctx.error(
