@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from importlib import resources
 
@@ -210,6 +211,9 @@ def test_every_segment_points_at_known_places(cat: Catalog) -> None:
                 f"{cid}: landing station '{seg.landing_station}' is not in landing_stations.yaml"
             )
             assert seg.far_end in cat.hubs, f"{cid}: far end '{seg.far_end}' is not in hubs.yaml"
+            for hub in seg.via:
+                assert hub in cat.hubs, f"{cid}: via hub '{hub}' is not in hubs.yaml"
+            assert not seg.via or seg.length_km is None, f"{cid}: via is only read when the length is unpublished"
 
 
 def test_every_landing_station_has_a_cable(cat: Catalog) -> None:
@@ -277,3 +281,61 @@ def test_data_file_is_clean_text(name: str) -> None:
     assert text.endswith("\n") and not text.endswith("\n\n"), f"{name}: must end with exactly one newline"
     trailing = [i for i, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
     assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
+
+
+# --- the planner's route factor is held against the catalog's published lengths -------------------------------------
+
+POINT_TO_POINT = [
+    ("estepona-tetouan", "tetouan", "estepona"),
+    ("medusa", "nador", "marseille"),
+    ("atlas-offshore", "asilah", "marseille"),
+    ("mtwa-north", "casablanca", "lisbon"),
+    ("loukkos", "asilah", "rota"),
+]
+"""Published single-hop segments (no landing in between); MTWA South is left out: it calls at Dakhla and more."""
+
+
+def _ratios(cat: Catalog) -> list[float]:
+    from kasbah.plan.wan import great_circle_km
+
+    out = []
+    for cid, station, far_end in POINT_TO_POINT:
+        (seg,) = [s for s in cat.cables[cid].segments if (s.landing_station, s.far_end) == (station, far_end)]
+        ls, hub = cat.landing_stations[station], cat.hubs[far_end]
+        assert seg.length_km is not None
+        out.append(seg.length_km / great_circle_km(ls.latitude, ls.longitude, hub.latitude, hub.longitude))
+    return out
+
+
+def test_route_factor_is_the_median_published_ratio(cat: Catalog) -> None:
+    import statistics
+
+    from kasbah.plan import wan
+
+    ratios = _ratios(cat)
+    assert round(statistics.median(ratios), 2) == wan.ROUTE_FACTOR
+    assert round(max(ratios), 2) == wan.PESSIMISTIC_ROUTE_FACTOR
+    assert all(r > 1 for r in ratios), "a published route shorter than its great circle is a data error"
+
+
+def test_seamewe3_gulf_segment_is_estimated_through_suez(cat: Catalog) -> None:
+    from kasbah.plan.wan import great_circle_km
+
+    (seg,) = [s for s in cat.cables["seamewe-3"].segments if s.far_end == "fujairah"]
+    assert seg.via == ["alexandria", "suez", "djibouti"]
+    points = [cat.landing_stations["tetouan"], *(cat.hubs[h] for h in seg.via), cat.hubs["fujairah"]]
+    through = sum(
+        great_circle_km(a.latitude, a.longitude, b.latitude, b.longitude) for a, b in itertools.pairwise(points)
+    )
+    direct = great_circle_km(points[0].latitude, points[0].longitude, points[-1].latitude, points[-1].longitude)
+    assert round(through) == 7946 and "7,946" in (cat.cables["seamewe-3"].notes or "")
+    assert through > 1.3 * direct  # the direct great circle (across the Sahara and Arabia) understates it by a third
+
+
+@pytest.mark.parametrize(
+    ("hub", "lat", "lon"),
+    [("alexandria", 31.191886, 29.889799), ("suez", 29.972553, 32.530032), ("djibouti", 11.598739, 43.145833)],
+)
+def test_via_hub_coordinates(cat: Catalog, hub: str, lat: float, lon: float) -> None:
+    """TeleGeography landing-point-geo.json (hasan-soliman/CABLE at 380d2c7), rounded to 6 decimals."""
+    assert (cat.hubs[hub].latitude, cat.hubs[hub].longitude) == (lat, lon)

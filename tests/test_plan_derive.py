@@ -80,7 +80,7 @@ CASES = [
         "energy.no-firming",
         Level.WARNING,
     ),
-    ("campus.yaml", "committed_egress_gbps: 400", "committed_egress_gbps: 1500", "wan.cut-capacity", Level.ERROR),
+    ("campus.yaml", "committed_egress_gbps: 400", "committed_egress_gbps: 1000", "wan.cut-capacity", Level.ERROR),
     ("campus.yaml", "rtt_slo_ms: 30", "rtt_slo_ms: 5", "wan.slo-below-floor", Level.ERROR),
 ]
 

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from kasbah.catalog.models import CableSegment, CableSystem, Catalog, Hub, LandingStation
 from kasbah.findings import Finding, Level
+from kasbah.plan import wan
 from kasbah.plan.wan import UplinkRef, WanPlan, great_circle_km, plan_wan, rtt_floor_ms
 from kasbah.spec.campus import Campus
 from kasbah.spec.phase import WanUplink
@@ -91,7 +94,10 @@ def good_campus() -> dict[str, Any]:
                 {"id": "medusa", "landing_station": "nador", "far_end": "marseille", "leased_gbps": 1000},
             ],
             "hubs": ["lisbon", "marseille", "madrid"],
-            "terrestrial": [{"a": "lisbon", "b": "madrid", "km": 625}, {"a": "madrid", "b": "marseille", "km": 1000}],
+            "terrestrial": [
+                {"a": "lisbon", "b": "madrid", "km": 625, "capacity_gbps": 100},
+                {"a": "madrid", "b": "marseille", "km": 1000, "capacity_gbps": 100},
+            ],
             "regions": [
                 {
                     "id": "europe",
@@ -341,6 +347,7 @@ CASES: list[tuple[str, Level, Mutation]] = [
     ("wan.slo-below-floor", Level.ERROR, _set((*R0, "rtt_slo_ms"), 8)),
     ("wan.backup-over-slo", Level.WARNING, _set((*R0, "rtt_slo_ms"), 15)),
     ("wan.unreachable", Level.ERROR, _unreachable),
+    ("wan.leg-no-capacity", Level.INFO, _set(("wan", "terrestrial", 1, "capacity_gbps"), 0)),
 ]
 
 
@@ -389,10 +396,11 @@ def test_unpublished_cable_length_uses_great_circle() -> None:
     }
     plan, findings = run(campus, [{"cable": "test-unpublished", "gbps": 100}])
     use = next(c for c in plan.cables if c.id == "test-unpublished")
-    assert use.km_source == "great-circle"
-    assert abs(use.km - 1561) < 1
+    assert use.km_source == "estimated"
+    assert use.great_circle_km is not None and abs(use.great_circle_km - 1561) < 1
+    assert use.km == pytest.approx(use.great_circle_km * wan.ROUTE_FACTOR, abs=0.01)
     gc = [f for f in findings if f.code == "wan.great-circle"]
-    assert gc and gc[0].level == Level.INFO and "great-circle lower bound used" in gc[0].message
+    assert gc and gc[0].level == Level.INFO and "1561 km great circle x 1.25" in gc[0].message
 
 
 # --- robustness: no combination of unknown ids raises -----------------------------------------------------------------
@@ -427,3 +435,213 @@ def test_empty_wan_does_not_raise() -> None:
     plan, findings = run(campus, [])
     assert plan.regions[0].preferred is None
     assert "wan.unreachable" in codes(findings)
+
+
+# --- capacity that exists: terrestrial legs carry only the transit contracted on them ---------------------------------
+
+Leg = tuple[float, str]
+
+
+def _iberia(lisbon_madrid: Leg, madrid_marseille: Leg, uplinks: tuple[float, float] = (400, 400)) -> dict[str, Any]:
+    """The good campus plus a region at Madrid, which only the two terrestrial legs reach."""
+    campus = good_campus()
+    legs = campus["wan"]["terrestrial"]
+    for leg, (cap, direction) in zip(legs, (lisbon_madrid, madrid_marseille), strict=True):
+        leg["capacity_gbps"] = cap
+        leg["direction"] = direction
+    campus["wan"]["regions"].append(
+        {"id": "iberia", "name": "Iberia", "hubs": ["madrid"], "committed_egress_gbps": 1, "rtt_slo_ms": 100}
+    )
+    return campus
+
+
+def _uplinks(mtwa: float, medusa: float) -> list[dict[str, Any]]:
+    return [{"cable": "mtwa", "gbps": mtwa}, {"cable": "medusa", "gbps": medusa}]
+
+
+@pytest.mark.parametrize(
+    ("lisbon_madrid", "madrid_marseille", "capacity", "after_cut", "worst"),
+    [
+        ((0, "both"), (0, "both"), 0, 0, None),  # no transit contracted: routes exist, capacity does not
+        ((100, "both"), (100, "both"), 200, 100, "medusa"),
+        ((1000, "both"), (0, "both"), 400, 0, "mtwa"),  # the leg carries no more than the cable lights
+        ((300, "a-to-b"), (300, "b-to-a"), 600, 300, "medusa"),  # contracted away from the campus: counted
+        ((300, "b-to-a"), (300, "a-to-b"), 0, 0, None),  # contracted towards the campus only: not counted
+        ((50, "both"), (250, "both"), 300, 50, "medusa"),
+    ],
+)
+def test_leg_capacity_bounds_a_region_reached_over_it(
+    lisbon_madrid: Leg, madrid_marseille: Leg, capacity: float, after_cut: float, worst: str | None
+) -> None:
+    plan, findings = run(_iberia(lisbon_madrid, madrid_marseille), _uplinks(400, 400))
+    iberia = next(r for r in plan.regions if r.id == "iberia")
+    assert iberia.preferred is not None  # the route is there for latency either way
+    assert (iberia.capacity_gbps, iberia.capacity_after_worst_cut_gbps, iberia.worst_cut_cable) == (
+        capacity,
+        after_cut,
+        worst,
+    )
+    europe = next(r for r in plan.regions if r.id == "europe")
+    assert europe.capacity_gbps == 800  # cables ending at Europe's own hubs need no leg
+    unpaid = [f for f in findings if f.code == "wan.leg-no-capacity"]
+    assert len(unpaid) == [lisbon_madrid[0], madrid_marseille[0]].count(0)
+    assert all(f.level == Level.INFO and f.path.endswith(".capacity_gbps") and f.line for f in unpaid)
+
+
+def test_transit_back_through_a_far_hub_is_not_counted() -> None:
+    """The issue's case: Europe must not count a cable to another region's hub unless a leg back is contracted."""
+    campus = good_campus()
+    campus["wan"]["regions"][0]["hubs"] = ["lisbon"]  # Medusa lands at Marseille, outside this region
+    plan, _ = run(campus, _uplinks(400, 400))
+    # medusa -> marseille -> madrid (100) -> lisbon (100): 100 Gb/s of contracted transit, not Medusa's 400
+    assert plan.regions[0].capacity_gbps == 500
+    campus["wan"]["terrestrial"][0]["capacity_gbps"] = 0
+    plan, findings = run(campus, _uplinks(400, 400))
+    assert plan.regions[0].capacity_gbps == 400
+    assert plan.regions[0].capacity_after_worst_cut_gbps == 0 and plan.regions[0].worst_cut_cable == "mtwa"
+    assert "wan.cut-capacity" in codes(findings) or "wan.capacity" in codes(findings)
+
+
+_DIRECTIONS = st.sampled_from(["both", "a-to-b", "b-to-a"])
+_CAPS = st.integers(min_value=0, max_value=1500)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    caps=st.tuples(_CAPS, _CAPS),
+    dirs=st.tuples(_DIRECTIONS, _DIRECTIONS),
+    lit=st.tuples(st.integers(1, 1000), st.integers(1, 1000)),
+    which=st.integers(0, 1),
+    extra=st.integers(1, 1500),
+)
+def test_more_leg_capacity_never_lowers_a_region_and_less_never_raises_it(
+    caps: tuple[int, int], dirs: tuple[str, str], lit: tuple[int, int], which: int, extra: int
+) -> None:
+    def figures(c: tuple[int, int]) -> list[tuple[float, float]]:
+        plan, _ = run(_iberia((c[0], dirs[0]), (c[1], dirs[1])), _uplinks(*lit))
+        return [(r.capacity_gbps, r.capacity_after_worst_cut_gbps) for r in plan.regions]
+
+    base = figures(caps)
+    more = list(caps)
+    more[which] += extra
+    less = list(caps)
+    less[which] = max(0, less[which] - extra)
+    for (b, b_cut), (m, m_cut), (lo, lo_cut) in zip(
+        base, figures((more[0], more[1])), figures((less[0], less[1])), strict=True
+    ):
+        assert m >= b and m_cut >= b_cut
+        assert lo <= b and lo_cut <= b_cut
+
+
+# --- lengths that are not published: the route factor, and the doubt named --------------------------------------------
+
+
+def test_rtt_floor_of_a_leg_without_km_uses_the_route_factor() -> None:
+    campus = _iberia((100, "both"), (100, "both"))
+    campus["wan"]["terrestrial"][0].pop("km")
+    plan, findings = run(campus)
+    iberia = next(r for r in plan.regions if r.id == "iberia")
+    lis, mad = CATALOG.hubs["lisbon"], CATALOG.hubs["madrid"]
+    leg = great_circle_km(lis.latitude, lis.longitude, mad.latitude, mad.longitude) * wan.ROUTE_FACTOR
+    assert iberia.preferred is not None and iberia.preferred.hops[2] == "hub:lisbon"
+    assert iberia.preferred.km == pytest.approx(30 + 814 + leg, abs=0.01)
+    assert iberia.preferred.rtt_floor_ms == rtt_floor_ms(30 + 814 + leg)
+    assert iberia.preferred.estimated_km == pytest.approx(leg, abs=0.01)
+    assert iberia.preferred.estimated_legs == ["terrestrial lisbon -> madrid"]
+    notes = [f for f in findings if f.code == "wan.estimated-route"]
+    assert [f.level for f in notes] == [Level.INFO] and "'iberia'" in notes[0].message
+
+
+def _only_unpublished(slo: float) -> dict[str, Any]:
+    campus = good_campus()
+    wan_ = campus["wan"]
+    wan_["landing_stations"] = [wan_["landing_stations"][0]]
+    wan_["cables"] = [
+        {"id": "test-unpublished", "landing_station": "casablanca", "far_end": "marseille", "leased_gbps": 1000}
+    ]
+    wan_["terrestrial"] = []
+    wan_["regions"][0].update(hubs=["marseille"], committed_egress_gbps=100, rtt_slo_ms=slo)
+    return campus
+
+
+def _floors() -> tuple[float, float]:
+    s, h = CATALOG.landing_stations["casablanca"], CATALOG.hubs["marseille"]
+    gc = great_circle_km(s.latitude, s.longitude, h.latitude, h.longitude)
+    return rtt_floor_ms(30 + gc * wan.ROUTE_FACTOR), rtt_floor_ms(30 + gc * wan.PESSIMISTIC_ROUTE_FACTOR)
+
+
+@pytest.mark.parametrize(
+    ("where", "level"),
+    [(-0.5, Level.INFO), (0.0, Level.WARNING), (0.5, Level.WARNING), (0.99, Level.WARNING), (1.5, Level.INFO)],
+)
+def test_a_region_whose_only_long_path_is_great_circle_only_is_warned(where: float, level: Level) -> None:
+    """SLO between the estimate and the pessimistic estimate: the SLO rests on the route factor, so a warning.
+    Below the floor the SLO is already an error (wan.slo-below-floor); above the pessimistic figure it holds anyway."""
+    floor, pessimistic = _floors()
+    slo = round(floor + where * (pessimistic - floor), 3)
+    plan, findings = run(_only_unpublished(slo), [{"cable": "test-unpublished", "gbps": 200}])
+    assert plan.regions[0].preferred is not None and plan.regions[0].preferred.rtt_floor_ms == floor
+    hits = [f for f in findings if f.code == "wan.estimated-route"]
+    assert [f.level for f in hits] == [level]
+    assert "cable test-unpublished casablanca -> marseille" in hits[0].message and hits[0].line
+    if level == Level.WARNING:
+        assert hits[0].path == "wan.regions[0].rtt_slo_ms" and f"{wan.PESSIMISTIC_ROUTE_FACTOR:g}" in hits[0].message
+
+
+def test_a_published_route_meeting_the_slo_removes_the_doubt() -> None:
+    floor, pessimistic = _floors()
+    campus = _only_unpublished((floor + pessimistic) / 2)
+    campus["wan"]["cables"].append(good_campus()["wan"]["cables"][0])  # mtwa to lisbon, published 814 km
+    campus["wan"]["regions"][0]["hubs"] = ["marseille", "lisbon"]
+    _, findings = run(campus, [{"cable": "test-unpublished", "gbps": 200}, {"cable": "mtwa", "gbps": 200}])
+    assert "wan.estimated-route" not in codes(findings)  # mtwa is preferred, and published
+
+
+def test_an_understated_great_circle_is_not_preferred() -> None:
+    """Raw great circles would prefer the unpublished cable; with the route factor the published one wins."""
+    campus = good_campus()
+    campus["wan"]["landing_stations"][1]["backhaul_km"] = 400
+    campus["wan"]["cables"][0] = {
+        "id": "test-unpublished",
+        "landing_station": "casablanca",
+        "far_end": "marseille",
+        "leased_gbps": 1000,
+    }
+    campus["wan"]["regions"][0]["hubs"] = ["marseille"]
+    plan, _ = run(campus, [{"cable": "test-unpublished", "gbps": 100}, {"cable": "medusa", "gbps": 100}])
+    s, h = CATALOG.landing_stations["casablanca"], CATALOG.hubs["marseille"]
+    assert 30 + great_circle_km(s.latitude, s.longitude, h.latitude, h.longitude) < 400 + 1416
+    europe = plan.regions[0]
+    assert europe.preferred is not None and europe.preferred.cables == ["medusa"]
+    assert europe.preferred.estimated_km == 0
+
+
+def _via_catalog(*via: str) -> Catalog:
+    seg = CableSegment(landing_station="casablanca", far_end="marseille", length_km=None, via=list(via))
+    return CATALOG.model_copy(
+        update={"cables": {**CATALOG.cables, "test-unpublished": CableSystem(name="via", segments=[seg], **SRC)}}
+    )
+
+
+@pytest.mark.parametrize("via", [(), ("madrid",), ("lisbon", "madrid"), ("frankfurt",)])
+def test_via_hubs_lengthen_the_great_circle(via: tuple[str, ...]) -> None:
+    campus = _only_unpublished(200)
+    plan, findings = run(campus, [{"cable": "test-unpublished", "gbps": 200}], catalog=_via_catalog(*via))
+    s = CATALOG.landing_stations["casablanca"]
+    points = [(s.latitude, s.longitude)] + [(CATALOG.hubs[v].latitude, CATALOG.hubs[v].longitude) for v in via]
+    points.append((CATALOG.hubs["marseille"].latitude, CATALOG.hubs["marseille"].longitude))
+    gc = sum(great_circle_km(*p, *q) for p, q in itertools.pairwise(points))
+    (use,) = plan.cables
+    assert use.great_circle_km == pytest.approx(gc, abs=0.001)
+    assert use.km == pytest.approx(gc * wan.ROUTE_FACTOR, abs=0.001)
+    note = next(f for f in findings if f.code == "wan.great-circle")
+    assert ("through " + ", ".join(via)) in note.message if via else "through" not in note.message
+
+
+def test_an_unknown_via_hub_is_reported_not_raised() -> None:
+    plan, findings = run(
+        _only_unpublished(200), [{"cable": "test-unpublished", "gbps": 200}], catalog=_via_catalog("atlantis")
+    )
+    assert plan.cables[0].km_source == "estimated"
+    bad = [f for f in findings if f.code == "wan.unknown-hub"]
+    assert bad and "atlantis" in bad[0].message and bad[0].level == Level.ERROR

@@ -247,3 +247,68 @@ def test_phase1_matches_golden(name: str) -> None:
         golden.write_text(text, encoding="utf-8")
     assert golden.exists(), f"no golden {golden.name}; generate it with KASBAH_UPDATE_GOLDEN=1"
     assert text == golden.read_text(encoding="utf-8"), f"{name} changed; review and regenerate {golden.name}"
+
+
+def _vtysh_check(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "vtysh.conf").write_text("service integrated-vtysh-config\n", encoding="utf-8")
+    conf = tmp_path / "frr.conf"
+    conf.write_text(fill(text), encoding="utf-8")
+    return subprocess.run(
+        ["vtysh", "--config_dir", str(tmp_path), "-C", "-f", str(conf)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_every_ebgp_session_has_its_maximum_prefix(phase: str, router: str) -> None:
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    r = next(x for x in plan(phase).edge.routers if x.id == router)
+    limits = dict(re.findall(r"^  neighbor (\S+) maximum-prefix (\d+(?: warning-only)?)$", text, re.M))
+    assert limits == {s.peer_address: str(s.max_prefixes) for s in r.sessions}  # eBGP only, default: drop the session
+
+
+@pytest.mark.parametrize(("limit", "warning_only"), [(1, True), (1, False), (250_000, True), (10_000_000, False)])
+def test_maximum_prefix_from_the_spec_passes_vtysh(limit: int, warning_only: bool, tmp_path: Path) -> None:
+    """The per-peer limit and its warning-only switch, as the spec sets them, render to a line FRR accepts."""
+    p = plan("phase1")
+    r = p.edge.routers[0]
+    s = r.sessions[0].model_copy(update={"max_prefixes": limit, "max_prefixes_warning_only": warning_only})
+    router = r.model_copy(update={"sessions": [s, *r.sessions[1:]]})
+    p = p.model_copy(update={"edge": p.edge.model_copy(update={"routers": [router, *p.edge.routers[1:]]})})
+    text = frr.router_config(p, router)
+    line = f"  neighbor {s.peer_address} maximum-prefix {limit}" + (" warning-only" if warning_only else "")
+    assert line + "\n" in text
+    proc = _vtysh_check(text, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_maximum_prefix_is_set_per_peer_in_the_campus_spec(stacks: Path) -> None:
+    from tests.conftest import edit
+
+    edit(
+        stacks / "campus.yaml",
+        "{id: casablanca, peer_asn: 64601}",
+        "{id: casablanca, peer_asn: 64601, max_prefixes: 1000, max_prefixes_warning_only: true}",
+    )
+    p, _ = plan_of(stacks / "phase1.yaml")
+    assert p is not None
+    text = "".join(frr.render(p)[f"frr/{r.id}.conf.j2"] for r in p.edge.routers)
+    for r in p.edge.routers:
+        for s in r.sessions:
+            want = "1000 warning-only" if s.landing_station == "casablanca" else str(2_000_000)
+            assert f"  neighbor {s.peer_address} maximum-prefix {want}\n" in text
+
+
+@pytest.mark.parametrize("bad", ["0", "10000001", "-5", "1.5", "'many'"])
+def test_maximum_prefix_out_of_bounds_is_refused(bad: str, stacks: Path) -> None:
+    from kasbah.findings import SpecError
+    from kasbah.spec.load import load_spec
+    from tests.conftest import edit
+
+    edit(
+        stacks / "campus.yaml",
+        "{id: casablanca, peer_asn: 64601}",
+        f"{{id: casablanca, peer_asn: 64601, max_prefixes: {bad}}}",
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(stacks / "phase1.yaml")
+    assert any("max_prefixes" in f.path for f in info.value.findings)

@@ -79,11 +79,17 @@ class Hub(Sourced):
 
 
 class CableSegment(StrictModel):
-    """One landing-to-far-end route of a cable system. `length_km` None: not published (great circle is used)."""
+    """One landing-to-far-end route of a cable system. `length_km` None: not published; the planner then estimates
+    it from the great circle (through `via`, when given) times its route factor, and says so."""
 
     landing_station: Id
     far_end: Id
     length_km: Km | None
+    via: list[Id] = Field(
+        [],
+        description="Hubs (in order) the route must pass, e.g. the landings at Suez and Djibouti: a great circle "
+        "through them is a far tighter lower bound than the direct one. Only read when length_km is null.",
+    )
     design_capacity_tbps: Annotated[float, Field(gt=0, le=100_000)] | None = None
 
 

@@ -29,6 +29,8 @@ class BgpSession(PlanModel):
     peer_address: str
     phase: str
     password_var: str
+    max_prefixes: int = 2_000_000
+    max_prefixes_warning_only: bool = False
 
 
 class EdgeRouter(PlanModel):
@@ -105,6 +107,8 @@ def plan_edge(
                 peer_address=str(net[1]),
                 phase=u.phase_id,
                 password_var=password_var(router, cable),
+                max_prefixes=stations[lease.landing_station].max_prefixes,
+                max_prefixes_warning_only=stations[lease.landing_station].max_prefixes_warning_only,
             )
         )
     routers = [

@@ -11,9 +11,14 @@ subsea route length, `hub <-> hub` the terrestrial links, `hub -> region` is fre
 `hops` list only the campus edge, stations, hubs and the region. Edges point away from the campus so no route can come
 back through another Moroccan landing station.
 
-Lengths are route km where published and great-circle lower bounds otherwise; the RTT is the physical floor at
-4.9 µs/km (domain reference 1b) and real routes are slower. Everything is pure and deterministic: same inputs, same
-plan, same findings in the same order.
+Lengths are route km where published; otherwise (a cable segment without a published length, a terrestrial leg
+without `km`) the great circle times ROUTE_FACTOR, so a path is never preferred on an understated floor, and a region
+whose SLO rests on such an estimate hears about it (`wan.estimated-route`). The RTT is the propagation floor at
+4.9 µs/km (domain reference 1b) and real routes are slower.
+
+Capacity counts only what is contracted: a cable carries what the phases light on it (within the lease), a terrestrial
+leg the transit contracted on it (`capacity_gbps`, per direction; none by default). Everything is pure and
+deterministic: same inputs, same plan, same findings in the same order.
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ EARTH_RADIUS_KM = 6371.0088
 
 FIBRE_US_PER_KM = 4.9
 """One-way propagation in single-mode fibre, µs per km (group index ~1.468; domain reference 1b)."""
+
+ROUTE_FACTOR = 1.25
+"""Route km per great-circle km for a length that is not published: the median ratio of the catalog's published
+point-to-point segments to their great circles [C] (Estepona-Tetouan 113/98 = 1.15, Medusa Nador-Marseille
+1,416/1,152 = 1.23, Atlas Offshore 1,634/1,310 = 1.25, MTWA North 814/585 = 1.39, Loukkos 187/132 = 1.42; median 1.25).
+Bozkurt et al., "Dissecting Latency in the Internet's Fiber Infrastructure" (arXiv 1811.10737, 2018) find a median of
+1.3 for the shortest conduit paths between US cities [S], so the figure is not an outlier. tests/test_catalog.py holds
+it against the catalog."""
+
+PESSIMISTIC_ROUTE_FACTOR = 1.42
+"""The largest of those ratios (Loukkos) [C]: what an estimated leg may plausibly be. An SLO met at ROUTE_FACTOR but
+missed at this factor, with no published route meeting it, rests on the estimate and gets a warning."""
 
 MAX_TERRESTRIAL_HOPS = 4
 """Hub-to-hub links a route may chain after the cable; longer detours are never the answer and blow up enumeration."""
@@ -79,6 +96,9 @@ class WanPath(PlanModel):
     landing_stations: list[str]
     km: float
     rtt_floor_ms: float
+    estimated_km: float = 0.0
+    """Of `km`, what is estimated (great circle x ROUTE_FACTOR), not published or declared."""
+    estimated_legs: list[str] = []
 
 
 class RegionPlan(PlanModel):
@@ -107,7 +127,9 @@ class CableUse(PlanModel):
     landing_station: str
     far_end: str
     km: float
-    km_source: Literal["published", "great-circle"]
+    km_source: Literal["published", "estimated"]
+    great_circle_km: float | None = None
+    """For an estimated length: the great circle (through the segment's `via` hubs) it was estimated from."""
     leased_gbps: float
     lit_gbps: float
     uplinks: list[str]
@@ -130,6 +152,11 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 def rtt_floor_ms(km: float) -> float:
     """Round-trip propagation floor over `km` of fibre, in ms, rounded to 3 decimals."""
     return round(2 * km * FIBRE_US_PER_KM / 1000, 3)
+
+
+def estimated_km(great_circle: float) -> float:
+    """The length the planner uses for a route known only by its great circle."""
+    return great_circle * ROUTE_FACTOR
 
 
 def _r(x: float) -> float:
@@ -255,7 +282,8 @@ class _Resolved:
     index: int
     lease: CableLease
     km: float
-    km_source: Literal["published", "great-circle"]
+    km_source: Literal["published", "estimated"]
+    great_circle_km: float | None = None
 
 
 def _check_leases(ctx: _Ctx) -> tuple[dict[str, int], dict[str, _Resolved]]:
@@ -324,14 +352,28 @@ def _check_leases(ctx: _Ctx) -> tuple[dict[str, int], dict[str, _Resolved]]:
         if segment.length_km is not None:
             resolved[lease.id] = _Resolved(i, lease, segment.length_km, "published")
             continue
-        hub = cat.hubs[lease.far_end]
-        km = great_circle_km(station.latitude, station.longitude, hub.latitude, hub.longitude)
-        resolved[lease.id] = _Resolved(i, lease, km, "great-circle")
+        via = [v for v in segment.via if v in cat.hubs]
+        if len(via) != len(segment.via):
+            missing = ", ".join(v for v in segment.via if v not in cat.hubs)
+            ctx.error(
+                "wan.unknown-hub",
+                here,
+                f"cable '{lease.id}' segment {lease.landing_station} -> {lease.far_end} is routed via hubs the "
+                f"catalog does not have ({missing}); the great circle skips them",
+                "add the hubs to the catalog or fix the segment's via list",
+            )
+        points = [(station.latitude, station.longitude)]
+        points += [(cat.hubs[v].latitude, cat.hubs[v].longitude) for v in via]
+        points.append((cat.hubs[lease.far_end].latitude, cat.hubs[lease.far_end].longitude))
+        gc = sum(great_circle_km(*p, *q) for p, q in itertools.pairwise(points))
+        km = estimated_km(gc)
+        resolved[lease.id] = _Resolved(i, lease, km, "estimated", gc)
+        through = f" through {', '.join(via)}" if via else ""
         ctx.error(
             "wan.great-circle",
             here,
             f"cable '{lease.id}' {lease.landing_station} -> {lease.far_end}: route length not published; "
-            f"great-circle lower bound used ({km:.0f} km)",
+            f"estimated at {km:.0f} km, the {gc:.0f} km great circle{through} x {ROUTE_FACTOR:g} (route factor)",
             "add the segment's length_km to the catalog when it is published",
             Level.INFO,
         )
@@ -379,7 +421,12 @@ def _check_uplinks(
 
 
 def _build_graph(ctx: _Ctx, resolved: dict[str, _Resolved], lit: dict[str, float]) -> nx.DiGraph:
-    """The routing graph; only lit cables and resolvable hubs take part. Capacity only on the cable edges."""
+    """The routing graph; only lit cables and resolvable hubs take part.
+
+    Capacity sits on the cable edges (what is lit) and the hub-to-hub edges (transit contracted, per direction); the
+    edges without one (backhaul, subsea route, hub to region) do not limit the flow. `est` is the estimated part of
+    an edge's km and `leg` names it for findings.
+    """
     g: nx.DiGraph = nx.DiGraph()
     g.add_node(EDGE)
     for sid, km in ctx.stations.items():
@@ -389,7 +436,9 @@ def _build_graph(ctx: _Ctx, resolved: dict[str, _Resolved], lit: dict[str, float
             continue
         usable = min(lit[cid], res.lease.leased_gbps)
         g.add_edge(_ls(res.lease.landing_station), _cable(cid), km=0.0, capacity=usable)
-        g.add_edge(_cable(cid), _hub(res.lease.far_end), km=res.km)
+        est = res.km if res.km_source == "estimated" else 0.0
+        leg = f"cable {cid} {res.lease.landing_station} -> {res.lease.far_end}"
+        g.add_edge(_cable(cid), _hub(res.lease.far_end), km=res.km, est=est, leg=leg)
     cat = ctx.catalog
     for i, link in enumerate(ctx.campus.wan.terrestrial):
         here: Path = ("terrestrial", i)
@@ -397,24 +446,43 @@ def _build_graph(ctx: _Ctx, resolved: dict[str, _Resolved], lit: dict[str, float
         ok_b = ctx.hub_known(link.b, (*here, "b"), "terrestrial link end")
         if not (ok_a and ok_b) or link.a == link.b:
             continue
-        km = link.km
+        km, est = link.km, 0.0
         if km is None:
             a, b = cat.hubs[link.a], cat.hubs[link.b]
-            km = great_circle_km(a.latitude, a.longitude, b.latitude, b.longitude)  # the spec's stated default
+            km = est = estimated_km(great_circle_km(a.latitude, a.longitude, b.latitude, b.longitude))
+        if link.capacity_gbps == 0:
+            ctx.error(
+                "wan.leg-no-capacity",
+                (*here, "capacity_gbps"),
+                f"terrestrial leg {link.a} <-> {link.b} has no transit contracted (capacity_gbps 0): routes over "
+                "it count for latency, but no region's capacity counts them",
+                "set capacity_gbps to the transit contracted on the leg",
+                Level.INFO,
+            )
+        ways = {
+            "both": ((link.a, link.b), (link.b, link.a)),
+            "a-to-b": ((link.a, link.b),),
+            "b-to-a": ((link.b, link.a),),
+        }
+        carried = ways[link.direction]
         for u, v in ((link.a, link.b), (link.b, link.a)):
             if not g.has_edge(_hub(u), _hub(v)):
-                g.add_edge(_hub(u), _hub(v), km=km)
+                cap = link.capacity_gbps if (u, v) in carried else 0.0
+                g.add_edge(_hub(u), _hub(v), km=km, est=est, leg=f"terrestrial {u} -> {v}", capacity=cap)
     return g
 
 
 def _to_path(g: nx.DiGraph, nodes: list[str]) -> WanPath:
-    km = sum(g.edges[u, v]["km"] for u, v in itertools.pairwise(nodes))
+    edges = [g.edges[u, v] for u, v in itertools.pairwise(nodes)]
+    km = sum(e["km"] for e in edges)
     return WanPath(
         hops=[n for n in nodes if not n.startswith("cable:")],
         cables=[n.removeprefix("cable:") for n in nodes if n.startswith("cable:")],
         landing_stations=[n.removeprefix("ls:") for n in nodes if n.startswith("ls:")],
         km=_r(km),
         rtt_floor_ms=rtt_floor_ms(km),
+        estimated_km=_r(sum(e.get("est", 0.0) for e in edges)),
+        estimated_legs=[e["leg"] for e in edges if e.get("est", 0.0) > 0],
     )
 
 
@@ -540,6 +608,35 @@ def _capacity(g: nx.DiGraph, target: str, cables: list[str]) -> tuple[float, flo
     return _r(full), _r(worst), worst_cable
 
 
+def _estimate_doubt(ctx: _Ctx, here: Path, region: Region, paths: list[WanPath], preferred: WanPath) -> None:
+    """Say when the preferred route's floor rests on estimated lengths: a warning when the SLO does (no published
+    route meets it and the route misses it at PESSIMISTIC_ROUTE_FACTOR), a note otherwise."""
+    if preferred.estimated_km == 0:
+        return
+    slo = region.rtt_slo_ms
+    pessimistic = rtt_floor_ms(preferred.km + preferred.estimated_km * (PESSIMISTIC_ROUTE_FACTOR / ROUTE_FACTOR - 1))
+    published = any(p.estimated_km == 0 and p.rtt_floor_ms <= slo for p in paths)
+    at_risk = preferred.rtt_floor_ms <= slo < pessimistic and not published
+    legs = "; ".join(preferred.estimated_legs)
+    ctx.error(
+        "wan.estimated-route",
+        (*here, "rtt_slo_ms") if at_risk else here,
+        f"region '{region.id}': its best route ({' -> '.join(preferred.hops)}) has {preferred.estimated_km:g} of its "
+        f"{preferred.km:g} km estimated, not published ({legs}); its {preferred.rtt_floor_ms:g} ms floor assumes "
+        f"route factor {ROUTE_FACTOR:g}"
+        + (
+            f", and at {PESSIMISTIC_ROUTE_FACTOR:g} it would be {pessimistic:g} ms, above the {slo:g} ms SLO"
+            if at_risk
+            else ""
+        ),
+        "get the route length from the carrier (catalog length_km or the leg's km), or lease a route whose length "
+        "is published"
+        if at_risk
+        else None,
+        Level.WARNING if at_risk else Level.INFO,
+    )
+
+
 def _plan_region(ctx: _Ctx, g: nx.DiGraph, i: int, region: Region, lit_cables: list[str]) -> RegionPlan:
     """Routes, diversity, SLO and capacity checks for one region (per region: regions share cables)."""
     here: Path = ("regions", i)
@@ -604,9 +701,10 @@ def _plan_region(ctx: _Ctx, g: nx.DiGraph, i: int, region: Region, lit_cables: l
             ctx.error(
                 "wan.capacity",
                 (*here, "committed_egress_gbps"),
-                f"region '{region.id}' can reach {_fmt_gbps(capacity)} over the lit cables, below the "
-                f"{_fmt_gbps(committed)} committed egress",
-                "light more uplinks on cables reaching the region, or lower the commitment",
+                f"region '{region.id}' can reach {_fmt_gbps(capacity)} over the lit cables and contracted legs, "
+                f"below the {_fmt_gbps(committed)} committed egress",
+                "light more uplinks on cables reaching the region, contract transit on the legs to it, "
+                "or lower the commitment",
             )
         elif after_cut < committed:
             ctx.error(
@@ -616,6 +714,7 @@ def _plan_region(ctx: _Ctx, g: nx.DiGraph, i: int, region: Region, lit_cables: l
                 f"{_fmt_gbps(committed)} committed egress",
                 f"light more capacity on routes that avoid '{worst}'",
             )
+        _estimate_doubt(ctx, here, region, paths, preferred)
     return RegionPlan(
         id=region.id,
         name=region.name,
@@ -654,6 +753,7 @@ def plan_wan(
             far_end=res.lease.far_end,
             km=_r(res.km),
             km_source=res.km_source,
+            great_circle_km=None if res.great_circle_km is None else _r(res.great_circle_km),
             leased_gbps=_r(res.lease.leased_gbps),
             lit_gbps=_r(lit.get(cid, 0.0)),
             uplinks=phases.get(cid, []),

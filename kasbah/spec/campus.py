@@ -95,6 +95,14 @@ class LandingStationUse(StrictModel):
     id: Id
     peer_asn: Asn = Field(description="AS of the carrier router the campus edge peers with at this station.")
     backhaul_km: Km | None = Field(None, description="Terrestrial fibre route to the campus; None: great circle.")
+    max_prefixes: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        2_000_000,
+        description="eBGP maximum-prefix for this peer: the session drops when it sends more routes than this. "
+        "Default: a ceiling above a full IPv4 table; set it to what the carrier's contract says it sends.",
+    )
+    max_prefixes_warning_only: bool = Field(
+        False, description="Only log when the peer sends more than max_prefixes, instead of dropping the session."
+    )
 
 
 class CableLease(StrictModel):
@@ -105,9 +113,21 @@ class CableLease(StrictModel):
 
 
 class TerrestrialLink(StrictModel):
+    """An onward leg between two hubs (land or another carrier's cable), and the transit the campus contracted on it."""
+
     a: Id
     b: Id
-    km: Km | None = Field(None, description="Route length; None: great circle (a lower bound).")
+    km: Km | None = Field(
+        None, description="Route length; None: the planner's estimate (great circle x its route factor)."
+    )
+    capacity_gbps: Annotated[float, Field(ge=0, le=10_000_000)] = Field(
+        0,
+        description="Transit contracted on the leg, Gb/s in each direction it carries; 0 (the default): none, so "
+        "routes over it count for latency but add nothing to a region's capacity.",
+    )
+    direction: Literal["both", "a-to-b", "b-to-a"] = Field(
+        "both", description="Which way the contracted transit carries traffic away from the campus."
+    )
 
 
 class Region(StrictModel):
