@@ -166,6 +166,20 @@ def specs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], bool]:
         phase["networks"]["oob"]["aggregation"] = draw(st.sampled_from(switch_ids))
     for uplink in phase["wan_uplinks"]:
         uplink["gbps"] = draw(st.sampled_from([0.001, 1, 800, 10_000_000]))
+    if draw(st.booleans()):  # any number of uplinks, on any leased cable, from routers of any valid name
+        cables = [c["id"] for c in campus["wan"]["cables"]]
+        routers = st.sampled_from(["edge1", "edge2", "mon1", "r", "x" * 63]) | ids("e")
+        uplinks = st.fixed_dictionaries(
+            {"cable": st.sampled_from(cables), "gbps": st.sampled_from([1, 100, 400]), "edge_router": routers}
+        )
+        found = draw(st.lists(uplinks, max_size=12, unique_by=lambda u: (u["cable"], u["edge_router"])))
+        phase["wan_uplinks"] = found
+    if draw(st.booleans()):  # regions over any hubs, with any SLO and commitment
+        hubs = campus["wan"]["hubs"]
+        for region in campus["wan"]["regions"]:
+            region["hubs"] = draw(st.lists(st.sampled_from(hubs), min_size=1, max_size=len(hubs), unique=True))
+            region["rtt_slo_ms"] = draw(st.sampled_from([0.001, 30, 1000]))
+            region["committed_egress_gbps"] = draw(st.sampled_from([0.001, 400, 10_000_000]))
     return campus, phase, small
 
 
