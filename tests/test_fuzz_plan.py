@@ -230,3 +230,35 @@ def test_review_examples(tmp_path: Path, count: int, sku: str) -> None:
     phase = copy.deepcopy(PHASE)
     phase["halls"] = [{"id": "h1", "pods": [{"id": "h1-big", "sku": sku, "count": count}]}]
     check_spec(write(tmp_path / "spec", copy.deepcopy(CAMPUS), phase), False, tmp_path / "build")
+
+
+@st.composite
+def renderable(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Phase 1 as shipped, with long ids, other small pod counts and odd free text: specs that plan clean."""
+    campus = copy.deepcopy(CAMPUS)
+    phase = copy.deepcopy(PHASE)
+    campus["energy"]["ppa_supplier"] = draw(TEXT)
+    campus["catalog"] = {"version": draw(TEXT)}
+    for h, hall in enumerate(phase["halls"]):
+        hall["id"] = draw(ids(f"h{h}"))
+        keep = draw(st.integers(1, len(hall["pods"])))
+        hall["pods"] = [
+            {"id": f"{hall['id'][:56]}-p{p}", "sku": "gb200-nvl72", "count": draw(st.integers(1, 8))}
+            for p in range(keep)
+        ]
+    return campus, phase
+
+
+@fuzz(15)
+@given(renderable())
+def test_clean_specs_with_odd_ids_and_text_render(tmp_path_factory: pytest.TempPathFactory, case: Any) -> None:
+    campus, phase = case
+    tmp = tmp_path_factory.mktemp("render")
+    path = write(tmp / "spec", campus, phase)
+    _, findings = derive(load_spec(path))
+    errors = [f for f in findings if f.level >= Level.ERROR]
+    result = CliRunner().invoke(app, ["render", str(path), "--out", str(tmp / "build")], env=ENV)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    assert result.exit_code == (1 if errors else 0), result.output[-2000:]
+    if not errors:
+        assert (tmp / "build" / "phase1").is_dir()
