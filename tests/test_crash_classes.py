@@ -542,3 +542,39 @@ def test_cli_preview_writes_nothing_on_stderr(phase: str) -> None:
         assert run.returncode == 0, run.stderr.decode()
         assert run.stderr == b""
         assert f"stack {phase}:" in run.stdout.decode()
+
+
+# --- class 5: the fat-tree arithmetic holds for every radix, down to 2 ports -----------------------------------------
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    st.integers(min_value=1, max_value=300),  # ports at the speed
+    st.integers(min_value=1, max_value=20_000),  # nodes
+    st.integers(min_value=1, max_value=16),  # NICs per node
+    st.booleans(),
+    st.sampled_from([1.0, 1.5, 2.0, 3.0, 99.0]),
+    st.none() | st.integers(min_value=1, max_value=5_000),
+)
+def test_fabric_sizing_holds_or_says_why(
+    ports: int, nodes: int, nics: int, rails: bool, ratio: float, su: int | None
+) -> None:
+    switch = Switch(name="S", protocol="infiniband", generation="x", ports={400: ports}, **SRC)
+    try:
+        plan = _compute(
+            nodes, switch, nics_per_node=nics, rail_optimised=rails, oversubscription=ratio, nodes_per_scalable_unit=su
+        )
+    except fab.FabricError as exc:
+        assert ports < 2 or "fabric domains" in str(exc) or "does not fit" in str(exc)
+        return
+    assert ports >= 2
+    assert sum(d.nodes for d in plan.domains) == nodes
+    assert 1 <= len(plan.domains) <= fab.MAX_DOMAINS
+    for domain in plan.domains:
+        assert domain.endpoints == domain.nodes * nics <= plan.capacity_per_domain
+        leaf = domain.tiers[0]
+        assert leaf.name == "leaf" and leaf.cables_down == domain.endpoints
+        assert leaf.switches * leaf.ports_down >= domain.endpoints
+        for below, above in zip(domain.tiers, domain.tiers[1:], strict=False):
+            assert 0 < above.cables_down <= below.switches * below.ports_up  # odd radix: a spine port idles
+            assert above.switches * above.ports_down >= above.cables_down

@@ -484,7 +484,7 @@ class _Planner:
                     "fabric.impossible",
                     ("networks", network, "switch"),
                     f"the {network} network cannot be built: {exc}",
-                    "pick a switch with more ports at this speed (see `kasbah` catalog), or fewer nodes per phase",
+                    "pick a switch (built-in or in the campus catalog) with more ports at this speed",
                 )
             )
             return None
