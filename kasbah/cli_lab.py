@@ -164,7 +164,8 @@ def _cable(plan: Plan, cable: str) -> str:
     lit = sorted({s.cable for r in plan.edge.routers for s in r.sessions})
     if cable not in lit:
         near = difflib.get_close_matches(cable, lit, n=1)
-        hint = f"did you mean {near[0]}?" if near else f"the lab's cables: {', '.join(lit)}"
+        links = ", ".join(i.id for i in plan.edge.interconnects)
+        hint = f"did you mean {near[0]}?" if near else f"the lab's cables: {', '.join(lit)}; interconnect: {links}"
         raise _fail(f"cable {cable!r} is not lit in {plan.phase}'s lab", hint=hint)
     return cable
 

@@ -271,7 +271,9 @@ def test_ospf_runs_on_the_planned_interconnect_and_the_loopback_only(phase: str,
         ]
     assert interfaces["lo"] == [f"ip ospf area {p.edge.ospf_area}", "ip ospf passive"]
     r = next(x for x in p.edge.routers if x.id == router)
-    assert blocks(text, "router ospf") == [["router ospf", f"ospf router-id {r.loopback.split('/')[0]}"]]
+    assert blocks(text, "router ospf") == [
+        ["router ospf", f"ospf router-id {r.loopback.split('/')[0]}", "log-adjacency-changes"]
+    ]
     # no OSPF towards the landing stations: no circuit interface is named anywhere
     circuits = {lk.a_if for lk in p.lab.links if lk.kind == "circuit" and lk.a == router}
     assert not any(re.search(rf"\b{c}\b", text) for c in circuits)
