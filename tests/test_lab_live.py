@@ -181,6 +181,7 @@ def test_ibgp_comes_up_over_the_planned_interconnect(lab: Lab) -> None:
             assert peers[address]["state"] == "Established"
             assert bfd[address]["status"] == "up" and bfd[address]["multihop"] is True
             assert bfd[address]["detect-multiplier"] == plan.edge.ibgp_bfd.multiplier
+            assert "connectionsDropped" in inst.query("show bgp neighbors json")[address]  # what the cut check reads
             up_at = peers[address].get("peerUptimeEstablishedEpoch")
             if up_at:
                 print(f"iBGP {router.id} -> {other}: Established {up_at - written:.1f} s after the last frr.conf")

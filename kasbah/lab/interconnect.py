@@ -91,18 +91,23 @@ def cut_one(
             p.stop()
         result.errors.append(f"regions not answering the campus before the cut: {', '.join(silent)}")
         return result
-    edge_a = network.frr_instances(state)[link.a]
+    instances = network.frr_instances(state)
+    edge_a = instances[link.a]
+    drops = routing.ibgp_drops(plan, instances)
     t_cut = time.time()
     t0 = time.monotonic()
     state.cuts[link_id] = routing.cut_interconnect(plan, state.netns, link_id)
     state.save()
     say(f"cut interconnect {link_id} ({link.a} {link.a_if} - {link.b} {link.b_if}), silently, for {hold_s:g} s")
+    # First only the cut end's adjacency, polled tightly (its BFD's detection); then every iBGP session until the
+    # hold ends; FRR's drop counters catch a flap between two looks.
+    result.ospf_down_s = checks._poll(lambda: link.a_if not in routing.ospf_full(edge_a), hold_s, 0.02, since=t0)
     lost: set[str] = set()
     while time.monotonic() - t0 < hold_s:
-        if result.ospf_down_s is None and link.a_if not in routing.ospf_full(edge_a):
-            result.ospf_down_s = time.monotonic() - t0
         lost.update(_ibgp_down(plan, state))
-        time.sleep(0.05)
+        time.sleep(0.1)
+    after = routing.ibgp_drops(plan, instances)
+    lost.update(f"{r} -> {o} (dropped {after[(r, o)] - n}x)" for (r, o), n in drops.items() if after.get((r, o), n) > n)
     result.ibgp_lost = sorted(lost)
     for region, pinger in pingers.items():
         if checks._poll(lambda p=pinger: p.replies(since=time.time() - 0.5) >= 10, 2, interval=0.05) is None:

@@ -173,3 +173,19 @@ def ibgp_sessions(plan: Plan, instances: dict[str, FrrInstance]) -> dict[tuple[s
                 state = str(peers.get(address, {}).get("state", "absent"))
                 out[(router.id, other)] = (state, bfd.get(address, "absent"))
     return out
+
+
+def ibgp_drops(plan: Plan, instances: dict[str, FrrInstance]) -> dict[tuple[str, str], int]:
+    """(router, peer router) -> how often that iBGP session has dropped since bgpd started (FRR's own counter, so a
+    flap between two looks is not missed)."""
+    loopbacks = {r.id: r.loopback.split("/")[0] for r in plan.edge.routers}
+    out = {}
+    for router in plan.edge.routers:
+        try:
+            neighbors = instances[router.id].query("show bgp neighbors json")
+        except (netns.NetnsError, ValueError):
+            neighbors = {}
+        for other, address in loopbacks.items():
+            if other != router.id:
+                out[(router.id, other)] = int(neighbors.get(address, {}).get("connectionsDropped", 0) or 0)
+    return out
