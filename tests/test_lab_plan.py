@@ -140,6 +140,21 @@ def test_cut_ruleset_drops_both_directions_on_the_cables_interfaces() -> None:
     assert text.count("hook ") == 3
 
 
+def test_an_interconnect_cut_drops_one_port_in_its_own_table_at_the_first_end(plan: Plan) -> None:
+    from kasbah.lab import routing
+
+    tables = set()
+    for link in plan.edge.interconnects:
+        assert routing.interconnect(plan, link.id) == link
+        table = routing.interconnect_table(link)
+        assert table.startswith(routing.CUT_TABLE + "_") and table.replace("_", "").isalnum()
+        tables.add((link.a, table))
+        text = routing.cut_ruleset([link.a_if], table)
+        assert text.startswith(f"table inet {table} {{") and f'iifname {{ "{link.a_if}" }} drop' in text
+    assert len(tables) == len(plan.edge.interconnects)  # two cut links of one router lift separately
+    assert routing.interconnect(plan, "edge1/edge9/1") is None
+
+
 def test_ping_gap_is_the_longest_silence_after_the_cut() -> None:
     lines = [f"[{100 + i * 0.01:.6f}] 64 bytes from 198.18.0.1: icmp_seq={i + 1} ttl=62 time=0.1 ms" for i in range(10)]
     lines += [
