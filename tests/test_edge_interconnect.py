@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kasbah.plan.derive import Plan
 from kasbah.plan.edge import InterconnectSlot, interconnect_slots, plan_interconnects
-from tests.conftest import REPO, plan_of
+from tests.conftest import REPO, edit, plan_of
 
 PHASES = ("phase1", "phase2", "phase3")
 
@@ -105,3 +105,12 @@ def test_a_routers_uplinks_keep_their_addresses_when_a_later_phase_adds_an_edge_
     first = {(s.edge_router, s.cable): s.link_cidr for r in plan("phase1").edge.routers for s in r.sessions}
     later = {(s.edge_router, s.cable): s.link_cidr for r in plan("phase3").edge.routers for s in r.sessions}
     assert first == {k: later[k] for k in first}
+
+
+def test_a_wan_links_block_too_small_for_the_interconnect_is_a_located_error(stacks) -> None:
+    # four uplink /31s fit in a /29, the interconnect's two do not
+    edit(stacks / "campus.yaml", "wan_links: 100.64.0.0/22", "wan_links: 100.64.0.0/29")
+    p, findings = plan_of(stacks / "phase1.yaml")
+    finding = next(f for f in findings if f.code == "addresses.exhausted")
+    assert "interconnect edge1/edge2/1" in finding.message and finding.line and "wan_links" in str(finding.path)
+    assert p is None or "interconnect edge1/edge2/1" not in {a.scope for a in p.addresses.allocations}
