@@ -171,17 +171,29 @@ def _cable(plan: Plan, cable: str) -> str:
     lit = sorted({s.cable for r in plan.edge.routers for s in r.sessions})
     if cable not in lit:
         near = difflib.get_close_matches(cable, lit, n=1)
-        hint = f"did you mean {near[0]}?" if near else f"the lab's cables: {', '.join(lit)}"
+        links = ", ".join(i.id for i in plan.edge.interconnects)
+        hint = f"did you mean {near[0]}?" if near else f"the lab's cables: {', '.join(lit)}; interconnect: {links}"
         raise _fail(f"cable {cable!r} is not lit in {plan.phase}'s lab", hint=hint)
     return cable
 
 
 @lab_app.command("cut")
-def cut(cable: Annotated[str, typer.Argument(help="A cable the phase lights, e.g. mtwa-north.")]) -> None:
-    """Fail a cable silently: nftables drops its traffic, links stay up; BFD and the probes must notice."""
+def cut(
+    cable: Annotated[
+        str,
+        typer.Argument(help="A cable the phase lights, e.g. mtwa-north, or an edge interconnect link, edge1/edge2/1."),
+    ],
+) -> None:
+    """Fail a cable (or an interconnect link) silently: nftables drops its traffic, links stay up; BFD must notice."""
     from kasbah.lab import routing
 
     state, plan = _lab()
+    if routing.interconnect(plan, cable) is not None:
+        if cable not in state.cuts:
+            state.cuts[cable] = routing.cut_interconnect(plan, state.netns, cable)
+            state.save()
+        _console().print(f"cut interconnect {cable}: it drops everything (kasbah lab restore {cable})")
+        return
     _cable(plan, cable)
     if cable in state.cuts:
         _console().print(f"{cable} is already cut")
@@ -194,14 +206,18 @@ def cut(cable: Annotated[str, typer.Argument(help="A cable the phase lights, e.g
 @lab_app.command("restore")
 def restore(cable: Annotated[str, typer.Argument(help="A cable cut with `kasbah lab cut`.")]) -> None:
     """Lift a cut."""
-    from kasbah.lab import checks
+    from kasbah.lab import checks, interconnect, routing
 
     state, plan = _lab()
-    _cable(plan, cable)
+    if routing.interconnect(plan, cable) is None:
+        _cable(plan, cable)
     if cable not in state.cuts:
         _console().print(f"{cable} is not cut")
         return
-    back = checks.restore(plan, state, cable)
+    if routing.interconnect(plan, cable) is not None:
+        back = interconnect.restore(plan, state, cable)
+    else:
+        back = checks.restore(plan, state, cable)
     if back is None:
         raise _fail(f"restored {cable}, but its sessions are not up 30 s later", code=1, hint="kasbah lab status")
     _console().print(f"restored {cable}: its sessions are up again after {back:.1f} s")

@@ -119,3 +119,22 @@ def test_no_secret_reaches_a_log_a_report_a_render_or_the_state(lab: tuple) -> N
     texts.append((directory / "state.json").read_text())
     for key, value in vault.items():
         assert not any(value in t for t in texts), f"the value of {key} leaked"
+
+
+def test_three_edge_routers_keep_ibgp_when_any_interconnect_link_is_cut(lab: tuple) -> None:
+    """Phase 2's full mesh of three: a cut link's iBGP session detours through the third router and never drops."""
+    from kasbah.lab import interconnect
+    from kasbah.plan.derive import Plan
+
+    _, directory, _ = lab
+    state = LabState.load(directory)
+    assert state is not None
+    plan = Plan.model_validate_json((directory / "build" / state.phase / "plan.json").read_text("utf-8"))
+    assert {(i.a, i.b) for i in plan.edge.interconnects} == {("edge1", "edge2"), ("edge1", "edge3"), ("edge2", "edge3")}
+    for r in interconnect.check(plan, state, say=print):
+        print(
+            f"interconnect {r.link} cut: OSPF down after {r.ospf_down_s} s, worst region gap {r.worst_gap_s} s, "
+            f"back {r.restore_s} s after the restore"
+        )
+        assert r.errors == [] and r.ibgp_lost == [], r.errors
+        assert r.worst_gap_s is not None and r.worst_gap_s < 1.0

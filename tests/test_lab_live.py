@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from kasbah import netns
-from kasbah.lab import checks
+from kasbah.lab import checks, interconnect, routing
 from kasbah.lab.state import LabState
 from kasbah.plan.derive import Plan
 from tests.conftest import REPO, plan_of
@@ -100,15 +100,16 @@ def test_lab_up_succeeds_and_records_everything(lab: Lab) -> None:
         "zebra",
         "bgpd",
         "bfdd",
+        "ospfd",  # the edges' interconnect IGP, from their rendered config
         "prometheus",
         "alertmanager",
         "blackbox",
         "moto",
         "step",
     }
-    steps = [p for p in state.processes if p.name.startswith("step ")]
+    steps = [p for p in state.processes if p.name.startswith("step@")]
     assert steps and not any(netns.pid_alive(p.pid) for p in steps)
-    assert all(netns.pid_alive(p.pid) for p in state.processes if not p.name.startswith("step "))
+    assert all(netns.pid_alive(p.pid) for p in state.processes if not p.name.startswith("step@"))
 
 
 def test_the_edges_were_configured_by_the_stack_steps(lab: Lab) -> None:
@@ -150,6 +151,75 @@ def test_verify_lab_conforms(lab: Lab) -> None:
     result = lab.kasbah("verify", str(SPEC), "--lab")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "conforms" in result.stdout
+
+
+def test_ibgp_comes_up_over_the_planned_interconnect(lab: Lab) -> None:
+    """OSPF Full on every planned interconnect port, each loopback learnt by OSPF over those links (no route the lab
+    made), every iBGP session Established with its multihop BFD up; prints how long after the config it came up."""
+    plan, state = lab.plan, lab.state()
+    instances = checks.network.frr_instances(state)
+    loopbacks = {r.id: r.loopback.split("/")[0] for r in plan.edge.routers}
+    for router in plan.edge.routers:
+        inst = instances[router.id]
+        ports = {i.a_if if i.a == router.id else i.b_if for i in plan.edge.interconnects_of(router.id)}
+        assert routing.ospf_full(inst) == ports, router.id
+        # the addresses on each port are the plan's
+        for link in plan.edge.interconnects_of(router.id):
+            ifname, address = (link.a_if, link.a_address) if link.a == router.id else (link.b_if, link.b_address)
+            shown = json.loads(netns.run(["ip", "-j", "addr", "show", "dev", ifname], netns=inst.netns))
+            assert address in {f"{a['local']}/{a['prefixlen']}" for a in shown[0]["addr_info"]}
+        peers = inst.bgp_peers()
+        bfd = {p["peer"]: p for p in inst.query("show bfd peers json")}
+        written = max((lab.directory / "frr" / r / "etc" / "frr.conf").stat().st_mtime for r in loopbacks)
+        for other, address in loopbacks.items():
+            if other == router.id:
+                continue
+            routes = json.loads(netns.run(["ip", "-j", "route", "show", f"{address}/32"], netns=inst.netns))
+            assert routes and all(r.get("protocol") == "ospf" for r in routes), routes
+            hops = {h.get("dev") for r in routes for h in (r.get("nexthops") or [r])}
+            assert hops <= ports, hops
+            assert peers[address]["state"] == "Established"
+            assert bfd[address]["status"] == "up" and bfd[address]["multihop"] is True
+            assert bfd[address]["detect-multiplier"] == plan.edge.ibgp_bfd.multiplier
+            assert "connectionsDropped" in inst.query("show bgp neighbors json")[address]  # what the cut check reads
+            up_at = peers[address].get("peerUptimeEstablishedEpoch")
+            if up_at:
+                print(f"iBGP {router.id} -> {other}: Established {up_at - written:.1f} s after the last frr.conf")
+
+
+def test_each_region_stays_reachable_when_an_interconnect_link_is_cut(lab: Lab) -> None:
+    """Every interconnect link cut in turn: iBGP never drops, every region keeps answering the campus."""
+    results = interconnect.check(lab.plan, lab.state(), say=print)
+    assert [r.link for r in results] == [i.id for i in lab.plan.edge.interconnects]
+    for r in results:
+        gaps = ", ".join(
+            f"{region} {g if g is None else round(g, 3)} s ({n} lost)" for region, (g, n) in r.gaps.items()
+        )
+        print(
+            f"interconnect {r.link} cut: OSPF adjacency down after {r.ospf_down_s} s, iBGP lost {r.ibgp_lost}, "
+            f"longest ping gap per region: {gaps}; back {r.restore_s} s after the restore"
+        )
+        assert r.errors == [], r.errors
+        assert r.ibgp_lost == []
+        assert r.ospf_down_s is not None and r.ospf_down_s < 1.0
+        assert set(r.gaps) == {reg.region for reg in lab.plan.edge.regions}
+        assert r.worst_gap_s is not None and r.worst_gap_s < 1.0
+        assert r.restore_s is not None
+    assert lab.state().cuts == {}
+
+
+def test_an_interconnect_link_is_cut_and_restored_from_the_cli(lab: Lab) -> None:
+    link = lab.plan.edge.interconnects[0]
+    result = lab.kasbah("lab", "cut", link.id)
+    assert result.returncode == 0, result.stderr
+    state = lab.state()
+    assert link.id in state.cuts
+    instances = checks.network.frr_instances(state)
+    assert checks._poll(lambda: link.a_if not in routing.ospf_full(instances[link.a]), 5) is not None
+    restore = lab.kasbah("lab", "restore", link.id)
+    assert restore.returncode == 0, restore.stderr
+    assert link.id not in lab.state().cuts
+    assert link.a_if in routing.ospf_full(instances[link.a])
 
 
 def test_a_second_lab_up_is_refused_and_changes_nothing(lab: Lab) -> None:

@@ -62,7 +62,7 @@ def test_addresses_are_unique_and_emulated_links_come_from_the_lab_block(plan: P
     assert len(ends) == len(set(ends))
     block = IPv4Network("198.51.100.0/24")
     for lk in plan.lab.links:
-        if lk.kind != "circuit":
+        if lk.kind not in ("circuit", "interconnect"):  # those two are the campus's own, from the address plan
             assert IPv4Interface(lk.a_address).ip in block and IPv4Interface(lk.b_address).ip in block
             assert IPv4Interface(lk.a_address).network == IPv4Interface(lk.b_address).network
 
@@ -76,10 +76,14 @@ def test_interface_names_fit_linux_and_are_unique_per_router(plan: Plan) -> None
             seen[node].add(ifname)
 
 
-def test_edges_interconnect_and_the_campus_core_reaches_every_edge(plan: Plan) -> None:
+def test_the_lab_builds_the_planned_interconnect_and_the_campus_core_reaches_every_edge(plan: Plan) -> None:
     edges = [r.id for r in plan.edge.routers]
     pairs = {frozenset((lk.a, lk.b)) for lk in plan.lab.links if lk.kind == "interconnect"}
     assert pairs == {frozenset((a, b)) for i, a in enumerate(edges) for b in edges[i + 1 :]}
+    # exactly the plan's links: same ends, port names and addresses (the rendered OSPF config names those ports)
+    built = [(lk.id, lk.a, lk.a_if, lk.a_address, lk.b, lk.b_if, lk.b_address) for lk in plan.lab.links]
+    planned = [(i.id, i.a, i.a_if, i.a_address, i.b, i.b_if, i.b_address) for i in plan.edge.interconnects]
+    assert [b for b in built if b[0] in {i.id for i in plan.edge.interconnects}] == planned
     core = {lk.b for lk in plan.lab.links if lk.kind == "core" and lk.a == CAMPUS_NODE}
     assert core == set(edges)
     monitoring = next(h for h in plan.service_hosts if h.role == "monitoring")
@@ -134,6 +138,21 @@ def test_cut_ruleset_drops_both_directions_on_the_cables_interfaces() -> None:
     text = cut_ruleset(["c0", "w0"])
     assert 'iifname { "c0", "w0" } drop' in text and 'oifname { "c0", "w0" } drop' in text
     assert text.count("hook ") == 3
+
+
+def test_an_interconnect_cut_drops_one_port_in_its_own_table_at_the_first_end(plan: Plan) -> None:
+    from kasbah.lab import routing
+
+    tables = set()
+    for link in plan.edge.interconnects:
+        assert routing.interconnect(plan, link.id) == link
+        table = routing.interconnect_table(link)
+        assert table.startswith(routing.CUT_TABLE + "_") and table.replace("_", "").isalnum()
+        tables.add((link.a, table))
+        text = routing.cut_ruleset([link.a_if], table)
+        assert text.startswith(f"table inet {table} {{") and f'iifname {{ "{link.a_if}" }} drop' in text
+    assert len(tables) == len(plan.edge.interconnects)  # two cut links of one router lift separately
+    assert routing.interconnect(plan, "edge1/edge9/1") is None
 
 
 def test_ping_gap_is_the_longest_silence_after_the_cut() -> None:

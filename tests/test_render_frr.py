@@ -312,3 +312,52 @@ def test_maximum_prefix_out_of_bounds_is_refused(bad: str, stacks: Path) -> None
     with pytest.raises(SpecError) as info:
         load_spec(stacks / "phase1.yaml")
     assert any("max_prefixes" in f.path for f in info.value.findings)
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_ospf_runs_on_the_planned_interconnect_and_the_loopback_only(phase: str, router: str) -> None:
+    p = plan(phase)
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    mine = sorted(
+        ((i.a_if, i.b) if i.a == router else (i.b_if, i.a) for i in p.edge.interconnects_of(router)),
+        key=lambda x: int(x[0][2:]),
+    )
+    assert mine, f"{router} has no interconnect"
+    interfaces = {st[0].split()[1]: st[1:] for st in blocks(text, "interface ")}
+    assert list(interfaces) == [ifname for ifname, _ in mine] + ["lo"]
+    for ifname, peer in mine:
+        body = interfaces[ifname]
+        assert body[0].startswith("description interconnect ") and f" to {peer} " in body[0]
+        assert body[1:] == [
+            f"ip ospf area {p.edge.ospf_area}",
+            "ip ospf network point-to-point",
+            "ip ospf bfd",
+            f"ip ospf bfd profile {frr.BFD_PROFILE}",
+        ]
+    assert interfaces["lo"] == [f"ip ospf area {p.edge.ospf_area}", "ip ospf passive"]
+    r = next(x for x in p.edge.routers if x.id == router)
+    assert blocks(text, "router ospf") == [
+        ["router ospf", f"ospf router-id {r.loopback.split('/')[0]}", "log-adjacency-changes"]
+    ]
+    # no OSPF towards the landing stations: no circuit interface is named anywhere
+    circuits = {lk.a_if for lk in p.lab.links if lk.kind == "circuit" and lk.a == router}
+    assert not any(re.search(rf"\b{c}\b", text) for c in circuits)
+
+
+@pytest.mark.parametrize(("phase", "router"), CASES)
+def test_ibgp_sessions_have_multihop_bfd_from_the_loopback(phase: str, router: str) -> None:
+    p = plan(phase)
+    text = files(phase)[f"frr/{router}.conf.j2"]
+    r = next(x for x in p.edge.routers if x.id == router)
+    me = r.loopback.split("/")[0]
+    ibgp = p.edge.ibgp_bfd
+    assert (
+        f" profile {frr.IBGP_BFD_PROFILE}\n  detect-multiplier {ibgp.multiplier}\n"
+        f"  receive-interval {ibgp.interval_ms}\n  transmit-interval {ibgp.interval_ms}\n"
+    ) in text
+    for o in (x for x in p.edge.routers if x.id != router):
+        peer = o.loopback.split("/")[0]
+        assert f" peer {peer} multihop local-address {me}\n  profile {frr.IBGP_BFD_PROFILE}\n exit\n" in text
+        assert f" neighbor {peer} update-source lo\n neighbor {peer} bfd profile {frr.IBGP_BFD_PROFILE}\n" in text
+    # a link's failure is repaired by OSPF (link BFD) before the loopback-to-loopback session could notice it
+    assert ibgp.interval_ms * ibgp.multiplier > p.edge.bfd.interval_ms * p.edge.bfd.multiplier

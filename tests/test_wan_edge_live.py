@@ -152,7 +152,7 @@ def lab() -> Iterator[Lab]:
     lab = Lab(
         plan=plan,
         router=router,
-        edge=FrrInstance(edge_ns, work / router.id),
+        edge=FrrInstance(edge_ns, work / router.id, daemons=frr.DAEMONS),  # ospfd too: the interconnect's IGP
         peers={st: FrrInstance(f"{tag}-{st}", work / st) for st in stations},
         build_dir=build_dir,
         work=work,

@@ -1,8 +1,9 @@
 """The lab's network: namespaces, veth links and kernel routes from the plan's lab topology, and FRR per router.
 
-Kernel routes stand in for what the campus's own IGP would carry and the plan does not model: the campus core
-reaches each edge's loopback and circuits, the edges reach each other's loopback over their interconnect (their
-iBGP runs loopback to loopback, as rendered) and the campus prefixes through the core. Everything else is BGP.
+Kernel routes stand in for the campus core behind the edges, which the plan does not model: the core reaches each
+edge's loopback and circuits, and each edge reaches the campus prefixes through the core. The edges reach each
+other's loopbacks the way the campus will: over the planned interconnect links (built here with the plan's names and
+addresses) by the OSPF of their rendered config, so the lab adds no route between edges. Everything else is BGP.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kasbah.lab.state import LabState
 from kasbah.netns import FrrInstance
 from kasbah.plan.derive import Plan
 from kasbah.plan.lab import CAMPUS_NODE, LabLink
+from kasbah.render.frr import DAEMONS as EDGE_DAEMONS
 
 SYSCTLS = (
     "net.ipv4.ip_forward=1",
@@ -68,12 +70,6 @@ def build(plan: Plan, state: LabState) -> None:
         edge_ns = state.netns(edge.id)
         for prefix in plan.edge.announce:
             netns.run(["ip", "route", "add", prefix, "via", _far(link, edge.id)], netns=edge_ns)
-        for lk in lab.links_of(edge.id):
-            if lk.kind != "interconnect":
-                continue
-            other = lab.node(lk.b if lk.a == edge.id else lk.a)
-            for address in other.addresses:
-                netns.run(["ip", "route", "add", address, "via", _far(lk, edge.id)], netns=edge_ns)
 
 
 def frr_instances(state: LabState) -> dict[str, FrrInstance]:
@@ -81,6 +77,8 @@ def frr_instances(state: LabState) -> dict[str, FrrInstance]:
     out = {}
     for node_id, base in sorted(state.frr.items()):
         inst = FrrInstance(state.netns(node_id), Path(base))
+        # The daemons it was started with (`prepare` wrote a file for each): an edge's include ospfd.
+        inst.daemons = tuple(d for d in EDGE_DAEMONS if (inst.config_dir / f"{d}.conf").is_file()) or inst.daemons
         for daemon in inst.daemons:
             pid_file = inst.run_dir / f"{daemon}.pid"
             text = pid_file.read_text().strip() if pid_file.is_file() else ""
@@ -96,7 +94,11 @@ def start_routers(plan: Plan, state: LabState, passwords: dict[str, str]) -> dic
     for node in plan.lab.nodes:
         if node.kind == "campus":
             continue
-        inst = FrrInstance(state.netns(node.id), Path(state.dir) / "frr" / node.id)
+        base = Path(state.dir) / "frr" / node.id
+        if node.kind == "edge":  # the daemons its rendered config needs (OSPF on the interconnect)
+            inst = FrrInstance(state.netns(node.id), base, daemons=EDGE_DAEMONS)
+        else:
+            inst = FrrInstance(state.netns(node.id), base)
         state.frr[node.id] = str(inst.base)
         state.save()
         config = None if node.kind == "edge" else router_config(plan, node, passwords)

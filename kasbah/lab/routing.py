@@ -1,7 +1,8 @@
 """Reading the lab's routing state back in the plan's terms: sessions per cable, the cable each region uses now.
 
 Cuts are silent: nftables drops everything on a cable's circuit and wet segment inside the cable's landing-station
-router, and the links stay up, so only BFD can notice (as with a real cable fault, where the light stays on).
+router (or on one edge interconnect link, inside the edge router at its first end), and the links stay up, so only
+BFD can notice (as with a real cable fault, where the light stays on).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ipaddress import IPv4Interface
 from kasbah import netns
 from kasbah.netns import FrrInstance
 from kasbah.plan.derive import Plan
+from kasbah.plan.edge import Interconnect
 from kasbah.plan.lab import ls_node
 
 CUT_TABLE = "kasbah_cut"
@@ -88,10 +90,10 @@ def preferred(plan: Plan, region: str, down: frozenset[str] | set[str] = frozens
     return next((p.cable for p in routing.preference if p.cable not in down), None)
 
 
-def cut_ruleset(interfaces: list[str]) -> str:
+def cut_ruleset(interfaces: list[str], table: str = CUT_TABLE) -> str:
     names = ", ".join(f'"{i}"' for i in interfaces)
     return (
-        f"table inet {CUT_TABLE} {{\n"
+        f"table inet {table} {{\n"
         f"  chain input {{ type filter hook input priority -300; policy accept; iifname {{ {names} }} drop; }}\n"
         f"  chain forward {{ type filter hook forward priority -300; policy accept; "
         f"iifname {{ {names} }} drop; oifname {{ {names} }} drop; }}\n"
@@ -109,8 +111,81 @@ def cut(plan: Plan, ns_of: Callable[[str], str], cable: str) -> str:
     return ns
 
 
-def restore(ns: str) -> None:
+def restore(ns: str, table: str = CUT_TABLE) -> None:
     """Remove a cut's table (absent is fine: restore twice does no harm)."""
-    tables = netns.run(["nft", "list", "tables"], netns=ns, check=False)
-    if f"inet {CUT_TABLE}" in tables:
-        netns.run(["nft", "delete", "table", "inet", CUT_TABLE], netns=ns)
+    tables = netns.run(["nft", "list", "tables"], netns=ns, check=False).split("\n")
+    if f"table inet {table}" in tables:
+        netns.run(["nft", "delete", "table", "inet", table], netns=ns)
+
+
+def interconnect(plan: Plan, link_id: str) -> Interconnect | None:
+    return next((i for i in plan.edge.interconnects if i.id == link_id), None)
+
+
+def interconnect_table(link: Interconnect) -> str:
+    """The nftables table of one interconnect cut: one per link, so two cut links of one router lift separately."""
+    return f"{CUT_TABLE}_{link.a_if}"
+
+
+def cut_interconnect(plan: Plan, ns_of: Callable[[str], str], link_id: str) -> str:
+    """Drop everything on one edge interconnect link at its `a` end, silently; return the namespace of the rules."""
+    link = interconnect(plan, link_id)
+    if link is None:
+        raise ValueError(f"{link_id!r} is not an interconnect link of the plan")
+    ns = ns_of(link.a)
+    netns.run(["nft", "-f", "-"], netns=ns, input_text=cut_ruleset([link.a_if], interconnect_table(link)))
+    return ns
+
+
+def restore_interconnect(plan: Plan, ns: str, link_id: str) -> None:
+    link = interconnect(plan, link_id)
+    if link is not None:
+        restore(ns, interconnect_table(link))
+
+
+def ospf_full(inst: FrrInstance) -> set[str]:
+    """The interfaces on which the router has a Full OSPF adjacency now."""
+    try:
+        data = inst.query("show ip ospf neighbor json")
+    except (netns.NetnsError, ValueError):
+        return set()
+    out = set()
+    for entries in data.get("neighbors", {}).values():
+        for n in entries if isinstance(entries, list) else [entries]:
+            state = str(n.get("nbrState") or n.get("state") or "")
+            iface = str(n.get("ifaceName") or "").split(":")[0]
+            if state.startswith("Full") and iface:
+                out.add(iface)
+    return out
+
+
+def ibgp_sessions(plan: Plan, instances: dict[str, FrrInstance]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(router, peer router) -> (BGP state, BFD state) of every iBGP session of the edge mesh, as each side sees it."""
+    loopbacks = {r.id: r.loopback.split("/")[0] for r in plan.edge.routers}
+    out = {}
+    for router in plan.edge.routers:
+        try:
+            peers, bfd = instances[router.id].bgp_peers(), instances[router.id].bfd_peers()
+        except (netns.NetnsError, ValueError):
+            peers, bfd = {}, {}
+        for other, address in loopbacks.items():
+            if other != router.id:
+                state = str(peers.get(address, {}).get("state", "absent"))
+                out[(router.id, other)] = (state, bfd.get(address, "absent"))
+    return out
+
+
+def ibgp_drops(plan: Plan, instances: dict[str, FrrInstance]) -> dict[tuple[str, str], int]:
+    """(router, peer router) -> how often that iBGP session has dropped since bgpd started (FRR's own counter, so a
+    flap between two looks is not missed)."""
+    loopbacks = {r.id: r.loopback.split("/")[0] for r in plan.edge.routers}
+    out = {}
+    for router in plan.edge.routers:
+        try:
+            neighbors = instances[router.id].query("show bgp neighbors json")
+        except (netns.NetnsError, ValueError):
+            neighbors = {}
+        for other, address in loopbacks.items():
+            if other != router.id:
+                out[(router.id, other)] = int(neighbors.get(address, {}).get("connectionsDropped", 0) or 0)
+    return out

@@ -18,7 +18,7 @@ from kasbah.plan import addresses as addr
 from kasbah.plan import fabric as fab
 from kasbah.plan.asns import fabric_asn_findings
 from kasbah.plan.compute import ComputeTotals, PodPlan, plan_pod, totals
-from kasbah.plan.edge import EdgePlan, plan_edge
+from kasbah.plan.edge import EdgePlan, interconnect_slots, plan_edge
 from kasbah.plan.energy import EnergyPlan, plan_energy
 from kasbah.plan.lab import LabPlan, plan_lab
 from kasbah.plan.model import PlanModel
@@ -534,6 +534,9 @@ class _Planner:
             self._allocate("services", need, phase=phase.id, scope="phase")
         for u in uplinks:
             self._allocate("wan_links", 2, phase=phase.id, scope=f"uplink {u.uplink.cable}/{u.uplink.edge_router}")
+        for slot in interconnect_slots(self.state.edge_routers):  # after the uplinks: theirs never move
+            if slot.phase == phase.id:
+                self._allocate("wan_links", 2, phase=phase.id, scope=slot.scope)
 
     def _uplinks(self, phase: Phase, doc: SourceDoc) -> list[UplinkRef]:
         new: list[UplinkRef] = []

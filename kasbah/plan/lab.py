@@ -3,18 +3,19 @@
 The edge routers are the campus's own (loopbacks and session /31s from the edge plan). What the campus does not own
 is emulated: one router per lit cable at its landing station (the carrier's termination of that cable, in the
 station's AS), one router per far-end hub (AS `lab.hub_asn_base` + its index in `wan.hubs`) announcing its
-regions' prefixes, the terrestrial legs between hubs, an interconnect between edge routers (their iBGP runs over
-it) and the campus core behind the edges (where the monitoring host sits and probes from). A landing station with
-two cables gets two routers, so a cut of one cable can never reroute the other's circuit inside the station.
+regions' prefixes, the terrestrial legs between hubs and the campus core behind the edges (where the monitoring
+host sits and probes from). A landing station with two cables gets two routers, so a cut of one cable can never
+reroute the other's circuit inside the station.
 
-Every emulated link is a /31 from `lab.links`, handed out in a fixed order (cables, terrestrial legs, interconnects,
-core links); interface names are short and fixed here so every part of the lab agrees on them.
+The edge interconnect is the campus's own and comes from the edge plan as it would be built: its /31s from the
+address plan, its ports named as the rendered OSPF config names them (`ic0`, ...). Every emulated link is a /31 from
+`lab.links`, handed out in a fixed order (cables, terrestrial legs, core links); interface names are short and fixed
+here so every part of the lab agrees on them.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from itertools import combinations
 from typing import Literal
 
 from kasbah.plan.edge import EdgePlan
@@ -105,7 +106,15 @@ def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -
         counts[f"{node}/{kind}"] = n + 1
         return f"{_IF_LETTER[kind]}{n}"
 
-    def link(kind: LinkKind, link_id: str, a: str, b: str, cidr: tuple[str, str] | None = None, cable=None) -> None:
+    def link(
+        kind: LinkKind,
+        link_id: str,
+        a: str,
+        b: str,
+        cidr: tuple[str, str] | None = None,
+        cable=None,
+        names: tuple[str, str] | None = None,
+    ) -> None:
         if cidr is None:
             pair = next(pairs, None)
             if pair is None:
@@ -120,8 +129,8 @@ def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -
                 kind=kind,
                 a=a,
                 b=b,
-                a_if=iface(a, kind),
-                b_if=iface(b, kind),
+                a_if=names[0] if names else iface(a, kind),
+                b_if=names[1] if names else iface(b, kind),
                 a_address=addresses[0],
                 b_address=addresses[1],
                 cable=cable,
@@ -146,8 +155,8 @@ def plan_lab(campus: Campus, edge: EdgePlan, service_hosts: list[ServiceHost]) -
     for t in campus.wan.terrestrial:
         link("terrestrial", f"{t.a}-{t.b}", hub_node(t.a), hub_node(t.b))
     routers = [r.id for r in edge.routers]
-    for a, b in combinations(routers, 2):
-        link("interconnect", f"{a}-{b}", a, b)
+    for ic in edge.interconnects:
+        link("interconnect", ic.id, ic.a, ic.b, (ic.a_address, ic.b_address), names=(ic.a_if, ic.b_if))
     for r in routers:
         link("core", f"{CAMPUS_NODE}-{r}", CAMPUS_NODE, r)
 

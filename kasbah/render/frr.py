@@ -23,7 +23,17 @@ Routing policy (each a policy choice, written here once; the figures come from t
   has a route to it (the lab puts it on `lo`), so a router cut off from the campus stops attracting traffic.
 - iBGP full mesh between the edge routers over their loopbacks (update-source lo, next-hop-self): the local-pref set
   by the router that holds a cable travels with the route, so every edge router ranks all cables of the campus the
-  same way. It needs loopback reachability between edge routers (the campus IGP/fabric; not in the plan yet).
+  same way. Each iBGP session has multihop BFD (`IBGP_BFD_PROFILE`, the plan's `edge.ibgp_bfd`: slower than a link's,
+  so one interconnect link's failure never drops it; a dead peer router does).
+- The loopbacks are reached over the planned interconnect (`edge.interconnects`, point-to-point /31s named `ic<k>`)
+  with OSPF: one area, point-to-point network type (no DR election, adjacency in one hello), BFD on every link at the
+  plan's timers (a silent link failure is noticed in interval x multiplier, not OSPF's 40 s dead interval), the
+  loopback passive and advertised. OSPF rather than static routes: with static routes a silently failed link would
+  keep attracting the loopback traffic (the interface stays up), and a third router could never be used as a detour.
+  Only the interconnect runs OSPF: the circuits to the landing stations are other operators' links.
+- Interface addresses are the host's (as for the circuits): the lab and the router's network config put them on the
+  ports the plan names; FRR only runs protocols on them. The config needs ospfd besides zebra, bgpd and bfdd
+  (`DAEMONS`).
 """
 
 from __future__ import annotations
@@ -58,6 +68,9 @@ BOGONS: tuple[str, ...] = (
 """Special-purpose IPv4 blocks never routed on the internet (RFC 6890 registry), denied at any length."""
 
 BFD_PROFILE = "kasbah-wan"
+IBGP_BFD_PROFILE = "kasbah-ibgp"
+DAEMONS: tuple[str, ...] = ("zebra", "bgpd", "ospfd", "bfdd")
+"""The FRR daemons a rendered config needs (zebra first: the others connect to it)."""
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOLE = "\0password{}\0"
 """Stands for a password expression while the rest of the config is made literal for Jinja (NUL: no plan text
@@ -85,6 +98,12 @@ def _le(prefix: str) -> str:
     return f" le {MAX_ACCEPTED_LENGTH}" if length < MAX_ACCEPTED_LENGTH else ""
 
 
+def _port_key(ifname: str) -> tuple[str, int]:
+    """`ic2` before `ic10`."""
+    stem = ifname.rstrip("0123456789")
+    return stem, int(ifname[len(stem) :] or 0)
+
+
 def _inbound(edge: EdgePlan, session: BgpSession) -> list[dict[str, object]]:
     """The region entries of one session's inbound route-map: (region, local-pref or None for deny), plan order."""
     out: list[dict[str, object]] = []
@@ -108,6 +127,18 @@ def router_config(plan: Plan, router: EdgeRouter) -> str:
         for i, s in enumerate(router.sessions)
     ]
     ibgp = [r for r in edge.routers if r.id != router.id and r.loopback]
+    interconnect = []
+    for link in edge.interconnects_of(router.id):
+        mine = link.a == router.id
+        interconnect.append(
+            {
+                "ifname": link.a_if if mine else link.b_if,
+                "peer": link.b if mine else link.a,
+                "peer_if": link.b_if if mine else link.a_if,
+                "link": link,
+            }
+        )
+    interconnect.sort(key=lambda x: _port_key(x["ifname"]))
     text = render_template(
         "frr/router.conf.j2",
         plan=plan,
@@ -121,6 +152,8 @@ def router_config(plan: Plan, router: EdgeRouter) -> str:
         max_len=MAX_ACCEPTED_LENGTH,
         le=_le,
         bfd_profile=BFD_PROFILE,
+        ibgp_bfd_profile=IBGP_BFD_PROFILE,
+        interconnect=interconnect,
         regions=[r for r in edge.regions if r.prefixes],
     )
     # Ansible templates this file again: everything but the password expressions must come out as written.
