@@ -8,6 +8,8 @@ from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kasbah.catalog.models import Switch
 from kasbah.plan.fabric import (
@@ -519,3 +521,84 @@ def test_oob_empty_and_invalid() -> None:
     assert _oob(0, 0, 2).tiers == []
     with pytest.raises(ValueError, match="must be >= 0"):
         _oob(-1, 0, 2)
+
+
+# -- the fabric is a function of the set of pods (issue 13, item 7) ---------------------------------------------------
+
+_ORDER_SKUS = {"dgx-b200": (1, 12), "hgx-h200": (1, 12), "gb200-nvl72": (1, 3)}
+
+
+def _phase_with_pods(halls: list[list[tuple[str, str, int]]]) -> Any:
+    """Plan phase 1 of a copy of the example stacks with its halls replaced by `halls` (lists of (id, sku, count))."""
+    import re
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.conftest import REPO, plan_of
+
+    lines = ["halls:"]
+    for hi, pods in enumerate(halls):
+        lines += [f"  - id: h{hi + 1}", "    power_limit_mw: 16", "    cooling: direct_liquid", "    max_rack_kw: 140"]
+        lines += ["    pods:"] + [f"      - {{id: {pid}, sku: {sku}, count: {n}}}" for pid, sku, n in pods]
+        if not pods:
+            lines[-1] = "    pods: []"
+    with tempfile.TemporaryDirectory() as tmp:
+        stacks = Path(tmp) / "stacks"
+        shutil.copytree(REPO / "stacks", stacks)
+        path = stacks / "phase1.yaml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"(?ms)^halls:\n.*?^(?=networks:)", "\n".join(lines) + "\n", text), encoding="utf-8")
+        plan, findings = plan_of(path)
+    assert plan is not None, [f.message for f in findings]
+    return plan
+
+
+def _fabric_figures(plan: Any) -> dict[str, Any]:
+    """Every fabric figure of the target phase: leaves, spines, cores, cables, transceivers, domains, networks."""
+    fabric = plan.fabrics[-1]
+    return {
+        "compute": [c.model_dump() for c in fabric.compute],
+        "storage": fabric.storage.model_dump() if fabric.storage else None,
+        "oob": fabric.oob.model_dump() if fabric.oob else None,
+    }
+
+
+def test_issue_example_pod_order_no_longer_sizes_the_fabric() -> None:
+    """80 DGX B200 nodes as pods of 16, 32, 32 gave 40 leaves / 32 spines, as 32, 32, 16 gave 24 / 16."""
+    figures = []
+    for order in ([16, 32, 32], [32, 32, 16], [32, 16, 32]):
+        plan = _phase_with_pods([[(f"p{i}", "dgx-b200", n) for i, n in enumerate(order)]])
+        (compute,) = plan.fabrics[-1].compute
+        figures.append((compute.totals, compute.cables, compute.transceivers))
+    assert figures[0] == figures[1] == figures[2]
+    # SU = the largest pod (32 nodes): ceil(80 / 32) = 3 SUs x 1 leaf per rail x 8 rails; 24 x 32 uplinks on 64-port
+    # spines need 12, rounded up to 16 (a divisor of 32 uplinks).
+    assert figures[0][0] == {"leaf": 24, "spine": 16}
+
+
+@given(
+    pods=st.lists(
+        st.sampled_from(sorted(_ORDER_SKUS)).flatmap(
+            lambda sku: st.tuples(st.just(sku), st.integers(*_ORDER_SKUS[sku]))
+        ),
+        min_size=1,
+        max_size=7,
+    ),
+    halls=st.integers(1, 3),
+    data=st.data(),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_permuting_pods_never_changes_a_fabric(pods: list[tuple[str, int]], halls: int, data: st.DataObject) -> None:
+    """Pods listed in any order, within and across halls, give the same fabrics, figure for figure."""
+    named = [(f"p{i:02d}", sku, n) for i, (sku, n) in enumerate(pods)]
+
+    def layout(order: list[tuple[str, str, int]], cuts: list[int]) -> list[list[tuple[str, str, int]]]:
+        return [[p for j, p in enumerate(order) if cuts[j] == h] for h in range(halls)]
+
+    cuts = data.draw(st.lists(st.integers(0, halls - 1), min_size=len(named), max_size=len(named)), label="halls")
+    shuffled = data.draw(st.permutations(named), label="order")
+    recut = data.draw(st.lists(st.integers(0, halls - 1), min_size=len(named), max_size=len(named)), label="rehall")
+    first = _fabric_figures(_phase_with_pods(layout(named, cuts)))
+    assert first["compute"], "the generated phase must build a compute fabric"
+    assert _fabric_figures(_phase_with_pods(layout(shuffled, recut))) == first

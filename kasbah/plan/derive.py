@@ -419,7 +419,7 @@ class _Planner:
                     continue
                 if not self._has_speed(sw, nets.compute.switch, gbps, doc, "compute", "NICs"):
                     continue
-                per_su = max(members[0].nodes, 1)
+                per_su = fab.scalable_unit_nodes(m.nodes for m in members)
                 plan = self._sized(
                     doc,
                     "compute",

@@ -39,6 +39,7 @@ optics. Links at <= 1 Gb/s are taken as RJ45 copper (BASE-T) and need none.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
@@ -288,6 +289,18 @@ class _Shape:
                 )
             )
         return FabricDomain(index=index, nodes=nodes, endpoints=endpoints, tiers=out)
+
+
+def scalable_unit_nodes(pod_nodes: Iterable[int]) -> int | None:
+    """The SU size of a fabric built for pods of these node counts: the largest pod, whatever the listing order.
+
+    A fabric must be a function of the set of pods it serves: taking the first pod made 16, 32, 32 DGX B200 nodes
+    need 40 leaves / 32 spines but 32, 32, 16 only 24 / 16. The largest pod is the scalable unit NVIDIA sizes leaves
+    and leaf-spine cables for ("the full SU"); a smaller pod is a partial SU, as the RA's 31-node H100 SU is. None
+    when there are no pods (or none with nodes).
+    """
+    largest = max((n for n in pod_nodes if n > 0), default=0)
+    return largest or None
 
 
 def _even(total: int, parts: int) -> list[int]:
