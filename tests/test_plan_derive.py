@@ -17,7 +17,7 @@ CASES = [
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 0.9 ", "power.pue-below-one", Level.ERROR),
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 3.5 ", "power.pue-implausible", Level.WARNING),
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 1.6 ", "power.pue-far-from-design", Level.WARNING),
-    ("phase1.yaml", "power_limit_mw: 16", "power_limit_mw: 12", "power.hall-over-limit", Level.ERROR),
+    ("phase1.yaml", "power_limit_mw: 18", "power_limit_mw: 12", "power.hall-over-limit", Level.ERROR),
     ("phase1.yaml", "max_rack_kw: 140", "max_rack_kw: 100", "power.rack-over-limit", Level.ERROR),
     ("phase1.yaml", "cooling: direct_liquid", "cooling: air", "power.cooling-kind", Level.ERROR),
     ("phase1.yaml", "sku: gb200-nvl72, count: 8}", "sku: gb200-nvl27, count: 8}", "catalog.unknown-sku", Level.ERROR),
@@ -25,7 +25,7 @@ CASES = [
     ("phase1.yaml", "switch: qm9700", "switch: sn5600", "fabric.switch-protocol", Level.ERROR),
     ("phase1.yaml", "storage: {switch: sn5600}", "storage: {switch: sn2201}", "fabric.port-speed", Level.ERROR),
     ("phase1.yaml", "id: h1-su002,", "id: h1-su001,", "names.duplicate", Level.ERROR),
-    ("phase1.yaml", "  - id: h2\n    power_limit_mw: 16\n", "  - id: h2\n", "hall.incomplete", Level.ERROR),
+    ("phase1.yaml", "  - id: h2\n    power_limit_mw: 18", "  - id: h2\n    #", "hall.incomplete", Level.ERROR),
     ("phase2.yaml", "ready_by: 2027-06-30", "ready_by: 2025-06-30", "phases.date-order", Level.ERROR),
     (
         "phase2.yaml",
@@ -123,8 +123,10 @@ def test_phase1_compute_counts() -> None:
     plan, _ = plan_of(REPO / "stacks" / "phase1.yaml")
     assert plan is not None
     c = plan.cumulative
-    # 28 scalable units of 8 GB200 NVL72 racks: 224 racks x 72 GPUs, 18 compute trays each, one NVLink domain per rack.
-    assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (28, 224, 16_128, 4_032, 224)
+    # 23 scalable units of 8 GB200 NVL72 racks: 184 racks x 72 GPUs, 18 compute trays and 9 NVLink switch trays each,
+    # one NVLink domain per rack.
+    assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (23, 184, 13_248, 3_312, 184)
+    assert c.switch_trays == 184 * 9
     assert plan.increment == plan.cumulative
 
 
@@ -191,7 +193,7 @@ def test_decommission_keeps_addresses_reserved(stacks: Path) -> None:
     assert after.cumulative.racks == before.cumulative.racks - 8
     assert after.addresses.allocations == before.addresses.allocations
     assert after.phases[-1].decommissioned == ["pod:h1-su001"]
-    gone_mw = 8 * 120 / 1000  # eight GB200 NVL72 racks at 120 kW
+    gone_mw = 8 * 150 / 1000  # eight GB200 NVL72 racks at the 150 kW a rack NVIDIA budgets (1.2 MW per SU)
     assert after.power.cumulative_it_load_mw == pytest.approx(before.power.cumulative_it_load_mw - gone_mw)
     assert after.power.cumulative_facility_mw == pytest.approx(before.power.cumulative_facility_mw - gone_mw * 1.2)
 

@@ -125,8 +125,8 @@ class _State:
         """(IT MW, facility MW) of what stands now: live pods at their phase's PUE, plus each phase's other IT."""
         it = fac = 0.0
         for pp, _, _ in self.pods.values():
-            it += pp.it_kw / 1000
-            fac += pp.it_kw / 1000 * self.pue[pp.phase]
+            it += pp.budget_kw / 1000
+            fac += pp.budget_kw / 1000 * self.pue[pp.phase]
         for mw, pue in self.other_it:
             it += mw
             fac += mw * pue
@@ -351,7 +351,7 @@ class _Planner:
         for hall_id, entry in self.state.halls.items():
             if entry.decommissioned_in:
                 continue
-            load = sum(pp.it_kw for pp, _, _ in self.state.pods.values() if pp.hall == hall_id) / 1000
+            load = sum(pp.budget_kw for pp, _, _ in self.state.pods.values() if pp.hall == hall_id) / 1000
             limit = entry.spec.power_limit_mw
             if limit is not None and load > limit + 1e-9:
                 self.out.add(
@@ -359,7 +359,7 @@ class _Planner:
                         Level.ERROR,
                         "power.hall-over-limit",
                         (*entry.last_path, "id"),
-                        f"hall '{hall_id}' carries {load:.3f} MW of IT load, over its {limit:g} MW limit",
+                        f"hall '{hall_id}' carries {load:.3f} MW of IT load (as budgeted), over its {limit:g} MW limit",
                         "move pods to another hall or raise the hall's power_limit_mw",
                     )
                 )
@@ -591,6 +591,7 @@ class _Planner:
         power = phase_power(
             phase.power,
             inc.gpu_it_mw,
+            gpu_draw_mw=inc.gpu_draw_mw,
             cumulative_budget_mw=self.state.budget_mw,
             cumulative_it_mw=cumulative_it,
             cumulative_facility_mw=cumulative_facility,
@@ -691,7 +692,7 @@ class _Planner:
             if h.decommissioned_in:
                 continue
             members = [pp for pp in live if pp.hall == hall_id]
-            load = round(sum(pp.it_kw for pp in members) / 1000, 3)
+            load = round(sum(pp.budget_kw for pp in members) / 1000, 3)
             limit = h.spec.power_limit_mw or 0.0
             halls.append(
                 HallPlan(
@@ -703,6 +704,7 @@ class _Planner:
                     pods=[pp.id for pp in members],
                     racks=sum(pp.racks for pp in members),
                     it_load_mw=load,
+                    draw_mw=round(sum(pp.it_kw for pp in members) / 1000, 3),
                     utilisation=round(load / limit, 4) if limit else 0.0,
                 )
             )
