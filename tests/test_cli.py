@@ -30,7 +30,7 @@ def test_plan_phase1_prints_every_table() -> None:
     assert result.exit_code == 0, result.output
     for title in ("Power", "Halls", "Compute", "Fabric bill of materials", "Address space", "WAN paths by region"):
         assert title in result.output
-    assert "13,248" in result.output  # GPUs of 184 NVL72 racks
+    assert "16,128" in result.output  # GPUs of 224 NVL72 racks
     assert "0 error(s), 0 warning(s)" in result.output
 
 
@@ -75,7 +75,7 @@ def test_plan_diff_shows_what_a_phase_adds() -> None:
     diff = json.loads(result.output)["diff"]
     assert diff["base"] == "phase1" and diff["target"] == "phase2"
     racks = next(c for c in diff["changes"] if c["item"] == "racks")
-    assert racks["before"] == 184 and racks["after"] == 184 + 800 and racks["delta"] == 800
+    assert racks["before"] == 224 and racks["after"] == 224 + 800 and racks["delta"] == 800
     assert set(diff["cables_lit"]) == {"medusa", "estepona-tetouan"}
     assert "h3-su001" in diff["pods_added"] and not diff["pods_removed"]
     text = run("plan", "stacks/phase2.yaml", "--diff", "stacks/phase1.yaml")

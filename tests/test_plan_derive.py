@@ -25,7 +25,13 @@ CASES = [
     ("phase1.yaml", "switch: qm9700", "switch: sn5600", "fabric.switch-protocol", Level.ERROR),
     ("phase1.yaml", "storage: {switch: sn5600}", "storage: {switch: sn2201}", "fabric.port-speed", Level.ERROR),
     ("phase1.yaml", "id: h1-su002,", "id: h1-su001,", "names.duplicate", Level.ERROR),
-    ("phase1.yaml", "  - id: h2\n    power_limit_mw: 18", "  - id: h2\n    #", "hall.incomplete", Level.ERROR),
+    (
+        "phase1.yaml",
+        "  - id: h2\n    power_limit_mw: 18   # illustrative: 14 SUs x 1.2 MW SU budget = 16.8 MW\n",
+        "  - id: h2\n",
+        "hall.incomplete",
+        Level.ERROR,
+    ),
     ("phase2.yaml", "ready_by: 2027-06-30", "ready_by: 2025-06-30", "phases.date-order", Level.ERROR),
     (
         "phase2.yaml",
@@ -123,10 +129,9 @@ def test_phase1_compute_counts() -> None:
     plan, _ = plan_of(REPO / "stacks" / "phase1.yaml")
     assert plan is not None
     c = plan.cumulative
-    # 23 scalable units of 8 GB200 NVL72 racks: 184 racks x 72 GPUs, 18 compute trays and 9 NVLink switch trays each,
-    # one NVLink domain per rack.
-    assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (23, 184, 13_248, 3_312, 184)
-    assert c.switch_trays == 184 * 9
+    # 28 scalable units of 8 GB200 NVL72 racks: 224 racks x 72 GPUs, 18 compute trays each, one NVLink domain per rack.
+    assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (28, 224, 16_128, 4_032, 224)
+    assert c.switch_trays == 224 * 9, "9 NVLink switch trays per NVL72 rack"
     assert plan.increment == plan.cumulative
 
 
@@ -136,15 +141,19 @@ def test_power_is_it_times_pue() -> None:
     p = plan.power
     assert p.it_load_mw == pytest.approx(p.gpu_it_mw + p.other_it_mw)
     assert p.facility_mw == pytest.approx(p.it_load_mw * p.design_pue, abs=1e-3)
-    assert p.counted_mw == p.facility_mw  # the example's budget counts facility power
-    assert p.headroom_mw == pytest.approx(40 - p.facility_mw, abs=1e-3)
+    assert p.counted_mw == p.it_load_mw  # the example's 40 MW counts IT load (">40 MW of AI accelerators")
+    assert p.headroom_mw == pytest.approx(40 - p.it_load_mw, abs=1e-3)
 
 
 def test_it_load_basis_counts_it_only(stacks: Path) -> None:
-    edit(stacks / "phase1.yaml", "basis: facility", "basis: it_load")
     plan, _ = plan_of(stacks / "phase1.yaml")
-    assert plan is not None
+    assert plan is not None and plan.power.basis == "it_load"
     assert plan.power.counted_mw == plan.power.it_load_mw
+    edit(stacks / "phase1.yaml", "basis: it_load", "basis: facility")
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    assert plan.power.counted_mw == plan.power.facility_mw > plan.power.it_load_mw
+    assert "power.over-budget" in codes(findings), "42.12 MW of facility power is over a 40 MW facility budget"
 
 
 def test_adding_phases_never_renumbers_earlier_ones() -> None:

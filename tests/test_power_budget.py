@@ -74,15 +74,15 @@ def test_example_phase1_plans_on_the_su_budget() -> None:
 
 
 def test_a_hall_sized_for_the_draw_but_not_the_budget_is_over(stacks: Path) -> None:
-    """h2 holds 14 SUs: 13.44 MW drawn, 16.8 MW budgeted. A 16 MW hall fits the draw, not NVIDIA's budget."""
+    """h1 holds 14 SUs: 13.44 MW drawn, 16.8 MW budgeted. A 16 MW hall fits the draw, not NVIDIA's budget."""
     edit(stacks / "phase1.yaml", "power_limit_mw: 18", "power_limit_mw: 16")
     _, findings = plan_of(stacks / "phase1.yaml")
     over = [f for f in findings if f.code == "power.hall-over-limit"]
-    assert len(over) == 1 and "'h2'" in over[0].message and "16.800 MW" in over[0].message
+    assert len(over) == 1 and "'h1'" in over[0].message and "16.800 MW" in over[0].message
 
 
 def test_a_phase_budget_between_draw_and_budget_is_over(stacks: Path) -> None:
-    """Phase 1 draws (22.08 + 1.5) x 1.2 = 28.3 MW but budgets (27.6 + 1.5) x 1.2 = 34.92 MW of facility power."""
+    """Phase 1's racks draw 26.88 + 1.5 = 28.38 MW of IT, but NVIDIA's SU budget makes it 33.6 + 1.5 = 35.1 MW."""
     edit(stacks / "phase1.yaml", "budget_mw: 40", "budget_mw: 32")
     _, findings = plan_of(stacks / "phase1.yaml")
     assert "power.over-budget" in codes(findings)
@@ -90,9 +90,9 @@ def test_a_phase_budget_between_draw_and_budget_is_over(stacks: Path) -> None:
 
 def test_the_ppa_carries_the_budget(stacks: Path) -> None:
     """A PPA that covers what the racks draw but not what NVIDIA budgets for them is over contract."""
-    edit(stacks / "campus.yaml", "contracted_mw: 500 ", "contracted_mw: 30 ")
+    edit(stacks / "campus.yaml", "contracted_mw: 500 ", "contracted_mw: 40 ")  # draw: 28.38 x 1.2 = 34.06 MW
     plan, findings = plan_of(stacks / "phase1.yaml")
-    assert plan is not None and plan.energy.demand_mw == pytest.approx(34.92, abs=1e-3)
+    assert plan is not None and plan.energy.demand_mw == pytest.approx(35.1 * 1.2, abs=1e-3)
     assert "energy.over-contract" in codes(findings)
 
 
