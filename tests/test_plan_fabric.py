@@ -703,6 +703,12 @@ def test_separate_fabrics_are_noted_unless_asked_for() -> None:
         ("", ", extends: phase1", "fabric.extends-unplanned", "networks.compute.extends"),
         (", planned_nodes: 300", ", extends: phase1", "fabric.over-reservation", "networks.compute.extends"),
         (", planned_nodes: 100", "", "fabric.over-reservation", "networks.compute.planned_nodes"),
+        (
+            ", planned_nodes: 512",
+            ", extends: phase1, rail_optimised: false",
+            "fabric.extends-mismatch",
+            "networks.compute.extends",
+        ),
     ],
 )
 def test_growth_errors_are_located(phase1: str, phase2: str, code: str, path: str) -> None:
