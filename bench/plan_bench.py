@@ -13,11 +13,12 @@ Sizing (all deterministic, no randomness):
 
 - budget: `size` MW of *facility* power (basis: facility), design PUE 1.10 (liquid-cooled halls reach 1.1-1.2; the
   campus design PUE stays 1.2, within the 0.3 drift the planner tolerates), other_it_mw = 2 % of the size.
-- racks: as many 8-rack GB200 NVL72 scalable units (pods, as in stacks/phase1.yaml) as fit:
-  pods = floor((size / PUE - other_it) / (8 x 120 kW)). At 500 MW: 500 / 1.1 = 454.5 MW IT, minus 10 MW other IT
-  = 444.5 MW for GPUs -> 463 pods = 3,704 racks x 120 kW = 444.48 MW -> 266,688 GPUs; facility
-  (444.48 + 10) x 1.1 = 499.93 MW. That is the README's "about 3,700 NVL72 racks, 270,000 GPUs".
-- halls: 40 MW of IT load each (41 pods = 39.36 MW; the last hall takes the rest), cooling and max_rack_kw copied
+- racks: as many 8-rack GB200 NVL72 scalable units (pods, as in stacks/phase1.yaml) as fit, each at NVIDIA's
+  budget of 1.2 MW per SU (150 kW a rack, the catalog's budget_kw; the racks draw 120 kW):
+  pods = floor((size / PUE - other_it) / (8 x 150 kW)). At 500 MW: 500 / 1.1 = 454.5 MW IT, minus 10 MW other IT
+  = 444.5 MW for GPUs -> 370 pods = 2,960 racks x 150 kW = 444.0 MW -> 213,120 GPUs; facility
+  (444.0 + 10) x 1.1 = 499.4 MW. That is the README's "about 3,000 NVL72 racks, 213,000 GPUs".
+- halls: 40 MW of IT load each (33 pods = 39.6 MW; the last hall takes the rest), cooling and max_rack_kw copied
   from phase 1's first hall.
 - networks, WAN uplinks, redundancy: copied from stacks/phase1.yaml.
 - campus: stacks/campus.yaml verbatim up to 500 MW: its supernets already hold 500 MW (compute_fabric /11 =
@@ -202,7 +203,7 @@ def write_specs(directory: Path, sizes: list[float]) -> dict[float, tuple[Path, 
     from kasbah.catalog import builtin_catalog
     from kasbah.yamlsource import load_file
 
-    rack_kw = builtin_catalog().systems[SKU].unit_power_kw  # GB200 NVL72: one unit per rack
+    rack_kw = builtin_catalog().systems[SKU].budget_kw  # GB200 NVL72: one unit per rack, at NVIDIA's SU budget
     phase1 = load_file(REPO / "stacks" / "phase1.yaml", "stacks/phase1.yaml").data
     out: dict[float, tuple[Path, dict]] = {}
     for size in sizes:

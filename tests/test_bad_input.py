@@ -175,7 +175,7 @@ def test_invalid_utf8_is_located() -> None:
 
 
 def test_duplicate_key_is_located_at_the_second_one() -> None:
-    edit(Path("phase1.yaml"), "  basis: facility\n", "  basis: facility\n  budget_mw: 41\n")
+    edit(Path("phase1.yaml"), "  basis: it_load\n", "  basis: it_load\n  budget_mw: 41\n")
     out = refused(2, "validate", "phase1.yaml")
     assert 'duplicate key: found duplicate key "budget_mw"' in out
     assert "--> phase1.yaml:12:3" in out

@@ -101,6 +101,8 @@ def test_gb200_nvl72(cat: Catalog) -> None:
     assert s.oob_switches_per_rack == 2, "2 ToR management switches per rack"
     assert s.unit_power_kw == pytest.approx(18 * 6.667, abs=0.5), "18 trays x 6,667 W tray max = 120 kW [C]"
     assert 8 * s.unit_power_kw <= 1200, "8 racks must fit NVIDIA's 1.2 MW SU budget"
+    assert 8 * s.budget_kw == pytest.approx(1200), "the facility budgets NVIDIA's 1.2 MW per 8-rack SU [P]"
+    assert s.gpu_max_w == 1200, "DPS device specifications: GB200 GPU max 1,200 W [P]"
 
 
 def test_gb300_nvl72(cat: Catalog) -> None:
@@ -339,3 +341,22 @@ def test_seamewe3_gulf_segment_is_estimated_through_suez(cat: Catalog) -> None:
 def test_via_hub_coordinates(cat: Catalog, hub: str, lat: float, lon: float) -> None:
     """TeleGeography landing-point-geo.json (hasan-soliman/CABLE at 380d2c7), rounded to 6 decimals."""
     assert (cat.hubs[hub].latitude, cat.hubs[hub].longitude) == (lat, lon)
+
+
+@pytest.mark.parametrize(("sid", "watts"), [("dgx-b200", 1000), ("dgx-b300", 1400), ("gb300-nvl72", 1400)])
+def test_blackwell_systems_publish_a_gpu_max(cat: Catalog, sid: str, watts: int) -> None:
+    """Their phases get GPU power limits too (issue 13, item 6); each figure is [S], so its source must say so."""
+    s = cat.systems[sid]
+    assert s.gpu_max_w == watts
+    assert any("[S]" in src and ("1000" in src or "1,000" in src or "1400" in src or "1.4" in src) for src in s.source)
+
+
+def test_gpus_and_budgets_are_consistent_with_the_unit(cat: Catalog) -> None:
+    """No unit's GPUs may draw more than the unit, and no budget may be below what the unit draws."""
+    for sid, s in cat.systems.items():
+        if s.gpu_max_w is not None:
+            gpus_kw = s.gpus_per_unit * s.gpu_max_w / 1000
+            assert gpus_kw <= s.unit_power_kw + 1e-9, f"{sid}: {gpus_kw} kW of GPUs > {s.unit_power_kw} kW unit"
+        assert s.budget_kw >= s.unit_power_kw, f"{sid}: a budget below the unit's own maximum"
+        if s.unit_budget_kw is not None:
+            assert s.notes and "unit_budget_kw" in s.notes, f"{sid}: a budget needs notes that explain it"

@@ -17,7 +17,7 @@ CASES = [
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 0.9 ", "power.pue-below-one", Level.ERROR),
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 3.5 ", "power.pue-implausible", Level.WARNING),
     ("phase1.yaml", "design_pue: 1.2 ", "design_pue: 1.6 ", "power.pue-far-from-design", Level.WARNING),
-    ("phase1.yaml", "power_limit_mw: 16", "power_limit_mw: 12", "power.hall-over-limit", Level.ERROR),
+    ("phase1.yaml", "power_limit_mw: 18", "power_limit_mw: 12", "power.hall-over-limit", Level.ERROR),
     ("phase1.yaml", "max_rack_kw: 140", "max_rack_kw: 100", "power.rack-over-limit", Level.ERROR),
     ("phase1.yaml", "cooling: direct_liquid", "cooling: air", "power.cooling-kind", Level.ERROR),
     ("phase1.yaml", "sku: gb200-nvl72, count: 8}", "sku: gb200-nvl27, count: 8}", "catalog.unknown-sku", Level.ERROR),
@@ -25,7 +25,13 @@ CASES = [
     ("phase1.yaml", "switch: qm9700", "switch: sn5600", "fabric.switch-protocol", Level.ERROR),
     ("phase1.yaml", "storage: {switch: sn5600}", "storage: {switch: sn2201}", "fabric.port-speed", Level.ERROR),
     ("phase1.yaml", "id: h1-su002,", "id: h1-su001,", "names.duplicate", Level.ERROR),
-    ("phase1.yaml", "  - id: h2\n    power_limit_mw: 16\n", "  - id: h2\n", "hall.incomplete", Level.ERROR),
+    (
+        "phase1.yaml",
+        "  - id: h2\n    power_limit_mw: 18   # illustrative: 14 SUs x 1.2 MW SU budget = 16.8 MW\n",
+        "  - id: h2\n",
+        "hall.incomplete",
+        Level.ERROR,
+    ),
     ("phase2.yaml", "ready_by: 2027-06-30", "ready_by: 2025-06-30", "phases.date-order", Level.ERROR),
     (
         "phase2.yaml",
@@ -125,6 +131,7 @@ def test_phase1_compute_counts() -> None:
     c = plan.cumulative
     # 28 scalable units of 8 GB200 NVL72 racks: 224 racks x 72 GPUs, 18 compute trays each, one NVLink domain per rack.
     assert (c.pods, c.racks, c.gpus, c.nodes, c.nvlink_domains) == (28, 224, 16_128, 4_032, 224)
+    assert c.switch_trays == 224 * 9, "9 NVLink switch trays per NVL72 rack"
     assert plan.increment == plan.cumulative
 
 
@@ -134,15 +141,19 @@ def test_power_is_it_times_pue() -> None:
     p = plan.power
     assert p.it_load_mw == pytest.approx(p.gpu_it_mw + p.other_it_mw)
     assert p.facility_mw == pytest.approx(p.it_load_mw * p.design_pue, abs=1e-3)
-    assert p.counted_mw == p.facility_mw  # the example's budget counts facility power
-    assert p.headroom_mw == pytest.approx(40 - p.facility_mw, abs=1e-3)
+    assert p.counted_mw == p.it_load_mw  # the example's 40 MW counts IT load (">40 MW of AI accelerators")
+    assert p.headroom_mw == pytest.approx(40 - p.it_load_mw, abs=1e-3)
 
 
 def test_it_load_basis_counts_it_only(stacks: Path) -> None:
-    edit(stacks / "phase1.yaml", "basis: facility", "basis: it_load")
     plan, _ = plan_of(stacks / "phase1.yaml")
-    assert plan is not None
+    assert plan is not None and plan.power.basis == "it_load"
     assert plan.power.counted_mw == plan.power.it_load_mw
+    edit(stacks / "phase1.yaml", "basis: it_load", "basis: facility")
+    plan, findings = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    assert plan.power.counted_mw == plan.power.facility_mw > plan.power.it_load_mw
+    assert "power.over-budget" in codes(findings), "42.12 MW of facility power is over a 40 MW facility budget"
 
 
 def test_adding_phases_never_renumbers_earlier_ones() -> None:
@@ -191,7 +202,7 @@ def test_decommission_keeps_addresses_reserved(stacks: Path) -> None:
     assert after.cumulative.racks == before.cumulative.racks - 8
     assert after.addresses.allocations == before.addresses.allocations
     assert after.phases[-1].decommissioned == ["pod:h1-su001"]
-    gone_mw = 8 * 120 / 1000  # eight GB200 NVL72 racks at 120 kW
+    gone_mw = 8 * 150 / 1000  # eight GB200 NVL72 racks at the 150 kW a rack NVIDIA budgets (1.2 MW per SU)
     assert after.power.cumulative_it_load_mw == pytest.approx(before.power.cumulative_it_load_mw - gone_mw)
     assert after.power.cumulative_facility_mw == pytest.approx(before.power.cumulative_facility_mw - gone_mw * 1.2)
 

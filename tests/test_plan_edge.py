@@ -105,14 +105,14 @@ def test_hosts_are_named_by_rack_and_tray_and_fit_the_pods_oob_block() -> None:
 def test_gpu_power_limits_scale_with_the_phase_envelope(stacks: Path) -> None:
     full = _plan("phase1").gpu_power_limits
     assert [(g.sku, g.gpu_max_w, g.limit_w) for g in full] == [("gb200-nvl72", 1200, 1200)]
-    # 28 MW of facility power holds 28 / 1.2 = 23.3 MW of IT; less 1.5 MW of other IT that leaves 21.8 MW for
-    # 26.88 MW of GPU systems: each GPU gets 81.2 % of its maximum.
+    # 28 MW of IT load less 1.5 MW of other IT leaves 26.5 MW for 33.6 MW of GPU systems (28 SUs at NVIDIA's
+    # 1.2 MW SU budget): each GPU gets 78.9 % of its maximum.
     edit(stacks / "phase1.yaml", "budget_mw: 40", "budget_mw: 28")
     plan, _ = plan_of(stacks / "phase1.yaml")
     assert plan is not None
     (limit,) = plan.gpu_power_limits
-    assert limit.envelope_share == round((28 / 1.2 - 1.5) / 26.88, 4)
-    assert limit.limit_w == int(1200 * (28 / 1.2 - 1.5) / 26.88) == 974
+    assert limit.envelope_share == round((28 - 1.5) / 33.6, 4)
+    assert limit.limit_w == int(1200 * (28 - 1.5) / 33.6) == 946
 
 
 def test_telemetry_endpoints_come_from_the_spec_or_the_campus_zone(stacks: Path) -> None:

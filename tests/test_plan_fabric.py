@@ -8,8 +8,11 @@ from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kasbah.catalog.models import Switch
+from kasbah.findings import Level
 from kasbah.plan.fabric import (
     ComputeFabricPlan,
     FabricDomain,
@@ -376,6 +379,7 @@ def test_field_order_is_stable() -> None:
         "cables",
         "transceivers",
         "split_note",
+        "growth",
     ]
     assert list(FabricTier.model_fields) == [
         "name",
@@ -519,3 +523,195 @@ def test_oob_empty_and_invalid() -> None:
     assert _oob(0, 0, 2).tiers == []
     with pytest.raises(ValueError, match="must be >= 0"):
         _oob(-1, 0, 2)
+
+
+# -- the fabric is a function of the set of pods (issue 13, item 7) ---------------------------------------------------
+
+_ORDER_SKUS = {"dgx-b200": (1, 12), "hgx-h200": (1, 12), "gb200-nvl72": (1, 3)}
+
+
+def _phase_with_pods(halls: list[list[tuple[str, str, int]]]) -> Any:
+    """Plan phase 1 of a copy of the example stacks with its halls replaced by `halls` (lists of (id, sku, count))."""
+    import re
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.conftest import REPO, plan_of
+
+    lines = ["halls:"]
+    for hi, pods in enumerate(halls):
+        lines += [f"  - id: h{hi + 1}", "    power_limit_mw: 16", "    cooling: direct_liquid", "    max_rack_kw: 140"]
+        lines += ["    pods:"] + [f"      - {{id: {pid}, sku: {sku}, count: {n}}}" for pid, sku, n in pods]
+        if not pods:
+            lines[-1] = "    pods: []"
+    with tempfile.TemporaryDirectory() as tmp:
+        stacks = Path(tmp) / "stacks"
+        shutil.copytree(REPO / "stacks", stacks)
+        path = stacks / "phase1.yaml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"(?ms)^halls:\n.*?^(?=networks:)", "\n".join(lines) + "\n", text), encoding="utf-8")
+        plan, findings = plan_of(path)
+    assert plan is not None, [f.message for f in findings]
+    return plan
+
+
+def _fabric_figures(plan: Any) -> dict[str, Any]:
+    """Every fabric figure of the target phase: leaves, spines, cores, cables, transceivers, domains, networks."""
+    fabric = plan.fabrics[-1]
+    return {
+        "compute": [c.model_dump() for c in fabric.compute],
+        "storage": fabric.storage.model_dump() if fabric.storage else None,
+        "oob": fabric.oob.model_dump() if fabric.oob else None,
+    }
+
+
+def test_issue_example_pod_order_no_longer_sizes_the_fabric() -> None:
+    """80 DGX B200 nodes as pods of 16, 32, 32 gave 40 leaves / 32 spines, as 32, 32, 16 gave 24 / 16."""
+    figures = []
+    for order in ([16, 32, 32], [32, 32, 16], [32, 16, 32]):
+        plan = _phase_with_pods([[(f"p{i}", "dgx-b200", n) for i, n in enumerate(order)]])
+        (compute,) = plan.fabrics[-1].compute
+        figures.append((compute.totals, compute.cables, compute.transceivers))
+    assert figures[0] == figures[1] == figures[2]
+    # SU = the largest pod (32 nodes): ceil(80 / 32) = 3 SUs x 1 leaf per rail x 8 rails; 24 x 32 uplinks on 64-port
+    # spines need 12, rounded up to 16 (a divisor of 32 uplinks).
+    assert figures[0][0] == {"leaf": 24, "spine": 16}
+
+
+@given(
+    pods=st.lists(
+        st.sampled_from(sorted(_ORDER_SKUS)).flatmap(
+            lambda sku: st.tuples(st.just(sku), st.integers(*_ORDER_SKUS[sku]))
+        ),
+        min_size=1,
+        max_size=7,
+    ),
+    halls=st.integers(1, 3),
+    data=st.data(),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_permuting_pods_never_changes_a_fabric(pods: list[tuple[str, int]], halls: int, data: st.DataObject) -> None:
+    """Pods listed in any order, within and across halls, give the same fabrics, figure for figure."""
+    named = [(f"p{i:02d}", sku, n) for i, (sku, n) in enumerate(pods)]
+
+    def layout(order: list[tuple[str, str, int]], cuts: list[int]) -> list[list[tuple[str, str, int]]]:
+        return [[p for j, p in enumerate(order) if cuts[j] == h] for h in range(halls)]
+
+    cuts = data.draw(st.lists(st.integers(0, halls - 1), min_size=len(named), max_size=len(named)), label="halls")
+    shuffled = data.draw(st.permutations(named), label="order")
+    recut = data.draw(st.lists(st.integers(0, halls - 1), min_size=len(named), max_size=len(named)), label="rehall")
+    first = _fabric_figures(_phase_with_pods(layout(named, cuts)))
+    assert first["compute"], "the generated phase must build a compute fabric"
+    assert _fabric_figures(_phase_with_pods(layout(shuffled, recut))) == first
+
+
+# -- a fabric that grows across phases (issue 13, item 8) -------------------------------------------------------------
+
+
+@given(
+    sus=st.integers(2, 48),
+    su=st.sampled_from([16, 31, 32]),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=4),
+    ratio=st.sampled_from([1.0, 2.0]),
+)
+@settings(max_examples=150, deadline=None)
+def test_stages_of_a_planned_fabric_sum_to_the_one_shot_fabric(
+    sus: int, su: int, cuts: list[float], ratio: float
+) -> None:
+    """However the planned nodes are staged, the stages add up to the fabric built at once: no switch or cable more,
+    none moved, and after the last stage nothing stays reserved that the one-shot fabric would use."""
+    from kasbah.plan.fabric import plan_compute_fabric_stage
+
+    planned = sus * su
+    kw: dict[str, Any] = {"nics_per_node": 8, "nic_gbps": 400, "switch_id": "qm9700", "switch": QM9700}
+    kw |= {"kind": "ib", "rail_optimised": True, "oversubscription": ratio, "nodes_per_scalable_unit": su}
+    once = plan_compute_fabric(nodes=planned, **kw)
+    if len(once.domains) != 1:
+        return  # a planned fabric is one domain; larger ones are separate fabrics by design
+    bounds = sorted({0, planned, *(round(c * sus) * su for c in cuts)})
+    stages = [
+        plan_compute_fabric_stage(nodes_before=a, nodes=b - a, planned_nodes=planned, **kw)
+        for a, b in itertools.pairwise(bounds)
+    ]
+    for name in ("leaf", "spine", "core"):
+        assert sum(s.totals.get(name, 0) for s in stages) == once.totals.get(name, 0), name
+        assert sum(s.cables.get(name, 0) for s in stages) == once.cables.get(name, 0), name
+    assert sum(s.transceivers for s in stages) == once.transceivers
+    assert all(s.totals.get(t, 0) == 0 for s in stages[1:] for t in ("core",)), "cores are built up front"
+    last = stages[-1].growth
+    assert last is not None and last.nodes_after == planned
+    spine = next(t for t in once.domains[0].tiers if t.name == "spine")
+    assert last.spine_ports_reserved == spine.switches * spine.ports_down - spine.cables_down
+
+
+def _two_phases(phase1: str, phase2: str, sus: tuple[int, int] = (8, 8)) -> tuple[Any, list[Any]]:
+    """Phases 1 and 2 of the example stacks rebuilt as DGX B200 SUs of 32 nodes on QM9700, with compute options."""
+    import re
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.conftest import REPO, plan_of
+
+    def halls(hall: str, n: int) -> str:
+        pods = "".join(f"      - {{id: {hall}-su{i:03d}, sku: dgx-b200, count: 32}}\n" for i in range(1, n + 1))
+        return f"halls:\n  - id: {hall}\n    power_limit_mw: 16\n    cooling: direct_liquid\n    max_rack_kw: 140\n" + (
+            "    pods:\n" + pods
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stacks = Path(tmp) / "stacks"
+        shutil.copytree(REPO / "stacks", stacks)
+        for name, hall, n, extra in (("phase1", "h1", sus[0], phase1), ("phase2", "h3", sus[1], phase2)):
+            path = stacks / f"{name}.yaml"
+            text = re.sub(r"(?ms)^halls:\n.*?^(?=networks:)", halls(hall, n), path.read_text(encoding="utf-8"))
+            text = re.sub(
+                r"(?m)^  compute: \{.*\}$",
+                f'  compute: {{kind: infiniband-ndr, switch: qm9700, oversubscription: "1:1"{extra}}}',
+                text,
+            )
+            path.write_text(text, encoding="utf-8")
+        return plan_of(stacks / "phase2.yaml")
+
+
+def test_two_chained_phases_of_8_sus_grow_one_16_su_fabric() -> None:
+    plan, findings = _two_phases(", planned_nodes: 512", ", extends: phase1")
+    assert plan is not None, [f.message for f in findings]
+    assert not [f for f in findings if f.code.startswith("fabric.") and f.level >= Level.WARNING]
+    first, second = (pf.compute[0] for pf in plan.fabrics)
+    assert first.totals == {"leaf": 64, "spine": 128, "core": 64}, "phase 1 builds the 16-SU spines and cores"
+    assert second.totals == {"leaf": 64, "spine": 0, "core": 0}, "phase 2 adds its leaves and cables them in"
+    summed = {t: first.totals[t] + second.totals[t] for t in first.totals}
+    assert summed == {"leaf": 128, "spine": 128, "core": 64}, "NVIDIA's 16-SU B200 design"
+    assert first.growth and first.growth.spine_ports_reserved == 2048 and first.growth.core_ports_reserved == 2048
+    assert second.growth and second.growth.extends == "phase1" and second.growth.spine_ports_reserved == 0
+
+
+def test_separate_fabrics_are_noted_unless_asked_for() -> None:
+    plan, findings = _two_phases("", "")
+    assert plan is not None
+    assert [pf.compute[0].totals for pf in plan.fabrics] == [{"leaf": 64, "spine": 32}] * 2
+    assert [f.code for f in findings if f.code == "fabric.separate"] == ["fabric.separate"]
+    _, findings = _two_phases("", ", separate: true")
+    assert "fabric.separate" not in {f.code for f in findings}
+
+
+@pytest.mark.parametrize(
+    ("phase1", "phase2", "code", "path"),
+    [
+        ("", ", extends: phase1", "fabric.extends-unplanned", "networks.compute.extends"),
+        (", planned_nodes: 300", ", extends: phase1", "fabric.over-reservation", "networks.compute.extends"),
+        (", planned_nodes: 100", "", "fabric.over-reservation", "networks.compute.planned_nodes"),
+        (
+            ", planned_nodes: 512",
+            ", extends: phase1, rail_optimised: false",
+            "fabric.extends-mismatch",
+            "networks.compute.extends",
+        ),
+    ],
+)
+def test_growth_errors_are_located(phase1: str, phase2: str, code: str, path: str) -> None:
+    _, findings = _two_phases(phase1, phase2)
+    found = [f for f in findings if f.code == code]
+    assert found and found[0].level == Level.ERROR and found[0].path == path, [(f.code, f.path) for f in findings]

@@ -26,7 +26,7 @@ def test_unknown_key_is_located_at_the_key_with_a_hint(stacks: Path) -> None:
 
 
 def test_missing_key_names_it_and_says_what_it_is(stacks: Path) -> None:
-    edit(stacks / "phase1.yaml", "  basis: facility\n", "")
+    edit(stacks / "phase1.yaml", "  basis: it_load\n", "")
     found = errors_of(stacks / "phase1.yaml")
     (f,) = [f for f in found if f.code == "spec.missing-key"]
     assert f.path == "power.basis" and "missing required key 'basis'" in f.message

@@ -32,6 +32,12 @@ class GpuSystem(Sourced):
     switch_trays_per_unit: Annotated[int, Field(ge=0, le=64)] = 0
     nvlink_domain_gpus: Annotated[int, Field(ge=1, le=1024, description="GPUs in one scale-up (NVLink) domain.")]
     unit_power_kw: Annotated[Kw, Field(description="Maximum power of one unit.")]
+    unit_budget_kw: Kw | None = Field(
+        None,
+        description="Power the facility budgets per unit where the vendor publishes a larger envelope than the unit's "
+        "own maximum (NVIDIA's 1.2 MW per 8-rack GB200 SU: switch trays, power shelves, the SU's network racks). "
+        "None: the unit's maximum is the budget.",
+    )
     gpu_max_w: Annotated[int, Field(ge=50, le=5000)] | None = Field(
         None, description="Maximum power of one GPU (W), where published: the ceiling of its power limit."
     )
@@ -44,6 +50,11 @@ class GpuSystem(Sourced):
     storage_port_gbps: Annotated[int, Field(ge=1, le=3200)]
     oob_ports_per_unit: Annotated[int, Field(ge=0, le=1024, description="BMC and management ports.")]
     oob_switches_per_rack: Annotated[int, Field(ge=0, le=8)] = 0
+
+    @property
+    def budget_kw(self) -> float:
+        """What the facility plans per unit: the published budget, else the unit's maximum draw."""
+        return self.unit_budget_kw if self.unit_budget_kw is not None else self.unit_power_kw
 
 
 class Switch(Sourced):

@@ -11,7 +11,13 @@ from kasbah.spec.phase import Pod
 
 
 class PodPlan(PlanModel):
-    """One scalable unit as built: counts and power, never per-node objects (500 MW has 66,000 trays)."""
+    """One scalable unit as built: counts and power, never per-node objects (500 MW has 66,000 trays).
+
+    rack_kw and it_kw are what the units draw at their maximum (checked against a hall's rack rating); budget_kw is
+    what the facility must budget for them (the vendor's SU envelope where published: GB200 NVL72 150 kW per rack,
+    of NVIDIA's 1.2 MW per 8-rack SU, against 120 kW of compute trays), and is what halls, phases and the PPA carry.
+    switch_trays are the NVLink switch trays of rack-scale units (9 per NVL72 rack).
+    """
 
     id: str
     phase: str
@@ -23,8 +29,10 @@ class PodPlan(PlanModel):
     nodes: int
     gpus: int
     nvlink_domains: int
+    switch_trays: int
     rack_kw: float
     it_kw: float
+    budget_kw: float
     compute_nics: int
     nics_per_node: int
     gpus_per_node: int
@@ -36,14 +44,18 @@ class PodPlan(PlanModel):
 
 
 class ComputeTotals(PlanModel):
+    """Sums over pods. gpu_it_mw is the facility's budget for them, gpu_draw_mw what the units themselves draw."""
+
     pods: int = 0
     racks: int = 0
     units: int = 0
     nodes: int = 0
     gpus: int = 0
     nvlink_domains: int = 0
+    switch_trays: int = 0
     compute_nics: int = 0
     gpu_it_mw: float = 0.0
+    gpu_draw_mw: float = 0.0
 
 
 def plan_pod(pod: Pod, system: GpuSystem, *, phase: str, hall: str) -> PodPlan:
@@ -63,8 +75,10 @@ def plan_pod(pod: Pod, system: GpuSystem, *, phase: str, hall: str) -> PodPlan:
         nodes=nodes,
         gpus=gpus,
         nvlink_domains=gpus // system.nvlink_domain_gpus,
+        switch_trays=pod.count * system.switch_trays_per_unit,
         rack_kw=round(min(per_rack, pod.count) * system.unit_power_kw, 3),
         it_kw=round(pod.count * system.unit_power_kw, 3),
+        budget_kw=round(pod.count * system.budget_kw, 3),
         compute_nics=nics,
         nics_per_node=system.compute_nics_per_unit // system.compute_trays_per_unit,
         gpus_per_node=system.gpus_per_unit // system.compute_trays_per_unit,
@@ -85,6 +99,8 @@ def totals(pods: Iterable[PodPlan]) -> ComputeTotals:
         nodes=sum(p.nodes for p in pods),
         gpus=sum(p.gpus for p in pods),
         nvlink_domains=sum(p.nvlink_domains for p in pods),
+        switch_trays=sum(p.switch_trays for p in pods),
         compute_nics=sum(p.compute_nics for p in pods),
-        gpu_it_mw=round(sum(p.it_kw for p in pods) / 1000, 3),
+        gpu_it_mw=round(sum(p.budget_kw for p in pods) / 1000, 3),
+        gpu_draw_mw=round(sum(p.it_kw for p in pods) / 1000, 3),
     )

@@ -115,6 +115,7 @@ class _State:
     edge_routers: dict[str, str] = field(default_factory=dict)
     power_limits: list[GpuPowerLimit] = field(default_factory=list)  # router -> phase that first used it
     fabrics: list[PhaseFabric] = field(default_factory=list)
+    growth: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)  # (phase, nics, gbps) -> fabric
     summaries: list[PhaseSummary] = field(default_factory=list)
     allocations: list[addr.Allocation] = field(default_factory=list)
     budget_mw: float = 0.0
@@ -125,8 +126,8 @@ class _State:
         """(IT MW, facility MW) of what stands now: live pods at their phase's PUE, plus each phase's other IT."""
         it = fac = 0.0
         for pp, _, _ in self.pods.values():
-            it += pp.it_kw / 1000
-            fac += pp.it_kw / 1000 * self.pue[pp.phase]
+            it += pp.budget_kw / 1000
+            fac += pp.budget_kw / 1000 * self.pue[pp.phase]
         for mw, pue in self.other_it:
             it += mw
             fac += mw * pue
@@ -351,7 +352,7 @@ class _Planner:
         for hall_id, entry in self.state.halls.items():
             if entry.decommissioned_in:
                 continue
-            load = sum(pp.it_kw for pp, _, _ in self.state.pods.values() if pp.hall == hall_id) / 1000
+            load = sum(pp.budget_kw for pp, _, _ in self.state.pods.values() if pp.hall == hall_id) / 1000
             limit = entry.spec.power_limit_mw
             if limit is not None and load > limit + 1e-9:
                 self.out.add(
@@ -359,7 +360,7 @@ class _Planner:
                         Level.ERROR,
                         "power.hall-over-limit",
                         (*entry.last_path, "id"),
-                        f"hall '{hall_id}' carries {load:.3f} MW of IT load, over its {limit:g} MW limit",
+                        f"hall '{hall_id}' carries {load:.3f} MW of IT load (as budgeted), over its {limit:g} MW limit",
                         "move pods to another hall or raise the hall's power_limit_mw",
                     )
                 )
@@ -419,21 +420,24 @@ class _Planner:
                     continue
                 if not self._has_speed(sw, nets.compute.switch, gbps, doc, "compute", "NICs"):
                     continue
-                per_su = max(members[0].nodes, 1)
-                plan = self._sized(
-                    doc,
-                    "compute",
-                    fab.plan_compute_fabric,
-                    nodes=sum(m.nodes for m in members),
-                    nics_per_node=nics,
-                    nic_gbps=gbps,
-                    switch_id=nets.compute.switch,
-                    switch=sw,
-                    kind=nets.compute.kind,
-                    rail_optimised=nets.compute.rail_optimised,
-                    oversubscription=_ratio(nets.compute.oversubscription),
-                    nodes_per_scalable_unit=per_su,
-                )
+                per_su = fab.scalable_unit_nodes(m.nodes for m in members)
+                common = {
+                    "nics_per_node": nics,
+                    "nic_gbps": gbps,
+                    "switch_id": nets.compute.switch,
+                    "switch": sw,
+                    "kind": nets.compute.kind,
+                    "rail_optimised": nets.compute.rail_optimised,
+                    "oversubscription": _ratio(nets.compute.oversubscription),
+                }
+                nodes = sum(m.nodes for m in members)
+                stage = self._growth_stage(phase, doc, nodes, per_su, common)
+                if stage is not None:
+                    plan = self._sized(doc, "compute", fab.plan_compute_fabric_stage, **stage, **common)
+                else:
+                    plan = self._sized(
+                        doc, "compute", fab.plan_compute_fabric, nodes=nodes, nodes_per_scalable_unit=per_su, **common
+                    )
                 if plan is None:
                     continue
                 if plan.split_note:
@@ -472,6 +476,112 @@ class _Planner:
                 switches_per_rack=max(p.oob_switches // max(p.racks, 1) for p in pods),
             )
         return PhaseFabric(phase=phase.id, partition_key=self._pkey(), compute=computes, storage=storage, oob=oob)
+
+    def _growth_stage(
+        self, phase: Phase, doc: SourceDoc, nodes: int, per_su: int | None, common: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Arguments of this phase's stage of a planned fabric (issue 13, item 8), or None: a fabric of its own.
+
+        `planned_nodes` starts a fabric that later phases grow with `extends`; its record is keyed by phase and NIC
+        shape, and an extending phase registers under its own id too, so a third phase may extend the second.
+        """
+        assert phase.networks is not None
+        c = phase.networks.compute
+        key_shape = (common["nics_per_node"], common["nic_gbps"])
+        same = {k: common[k] for k in ("switch_id", "kind", "rail_optimised", "oversubscription")}
+        if c.extends is not None:
+            path: Path = ("networks", "compute", "extends")
+            grow = self.state.growth.get((c.extends, *key_shape))
+            if grow is None:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.extends-unplanned",
+                        path,
+                        f"phase {phase.id} extends phase {c.extends}'s compute fabric, but {c.extends} planned none "
+                        f"for nodes of {key_shape[0]} x {key_shape[1]}G NICs to grow into",
+                        f"set networks.compute.planned_nodes in phase {c.extends} to the final size (at least "
+                        f"{nodes:,} more nodes than it builds), or drop extends to build a separate fabric",
+                    )
+                )
+                return None
+            if grow["same"] != same:
+                diff = ", ".join(k for k in same if same[k] != grow["same"][k])
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.extends-mismatch",
+                        path,
+                        f"phase {phase.id} cannot grow phase {c.extends}'s fabric with a different {diff}",
+                        "use the extended fabric's switch, kind, rails and oversubscription",
+                    )
+                )
+                return None
+            if grow["built"] + nodes > grow["planned"]:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.over-reservation",
+                        path,
+                        f"phase {phase.id} adds {nodes:,} nodes to a fabric that has {grow['built']:,} of the "
+                        f"{grow['planned']:,} phase {grow['root']} reserved for",
+                        f"phase {grow['root']} must reserve for at least {grow['built'] + nodes:,} nodes "
+                        "(networks.compute.planned_nodes) before it is built, or this phase builds its own fabric",
+                    )
+                )
+                return None
+            stage = {
+                "nodes_before": grow["built"],
+                "nodes": nodes,
+                "planned_nodes": grow["planned"],
+                "nodes_per_scalable_unit": grow["su"],
+                "extends": c.extends,
+            }
+            grow["built"] += nodes
+            self.state.growth[(phase.id, *key_shape)] = grow
+            return stage
+        if c.planned_nodes is not None:
+            if nodes > c.planned_nodes:
+                self.out.add(
+                    doc.finding(
+                        Level.ERROR,
+                        "fabric.over-reservation",
+                        ("networks", "compute", "planned_nodes"),
+                        f"phase {phase.id} builds {nodes:,} nodes, more than its planned fabric of {c.planned_nodes:,}",
+                        f"set planned_nodes to the final size, at least {nodes:,}",
+                    )
+                )
+                return None
+            self.state.growth[(phase.id, *key_shape)] = {
+                "planned": c.planned_nodes,
+                "built": nodes,
+                "su": per_su,
+                "root": phase.id,
+                "same": same,
+            }
+            return {
+                "nodes_before": 0,
+                "nodes": nodes,
+                "planned_nodes": c.planned_nodes,
+                "nodes_per_scalable_unit": per_su,
+            }
+        if not c.separate:
+            earlier = [
+                f.phase for f in self.state.fabrics if any(p.switch == c.switch and p.kind == c.kind for p in f.compute)
+            ]
+            if earlier:
+                self.out.add(
+                    doc.finding(
+                        Level.INFO,
+                        "fabric.separate",
+                        ("networks", "compute"),
+                        f"phase {phase.id} builds a {c.kind} fabric of its own, separate from phase "
+                        f"{earlier[-1]}'s: their nodes never share a fat tree",
+                        f"to grow one fabric, give phase {earlier[-1]} networks.compute.planned_nodes (the final "
+                        f"size) and this phase extends: {earlier[-1]}; or say separate: true",
+                    )
+                )
+        return None
 
     def _sized(self, doc: SourceDoc, network: str, size: Callable[..., _T], **kw: Any) -> _T | None:
         """`size(**kw)`, or None with a located error when the switch cannot build that network at all."""
@@ -594,6 +704,7 @@ class _Planner:
         power = phase_power(
             phase.power,
             inc.gpu_it_mw,
+            gpu_draw_mw=inc.gpu_draw_mw,
             cumulative_budget_mw=self.state.budget_mw,
             cumulative_it_mw=cumulative_it,
             cumulative_facility_mw=cumulative_facility,
@@ -694,7 +805,7 @@ class _Planner:
             if h.decommissioned_in:
                 continue
             members = [pp for pp in live if pp.hall == hall_id]
-            load = round(sum(pp.it_kw for pp in members) / 1000, 3)
+            load = round(sum(pp.budget_kw for pp in members) / 1000, 3)
             limit = h.spec.power_limit_mw or 0.0
             halls.append(
                 HallPlan(
@@ -706,6 +817,7 @@ class _Planner:
                     pods=[pp.id for pp in members],
                     racks=sum(pp.racks for pp in members),
                     it_load_mw=load,
+                    draw_mw=round(sum(pp.it_kw for pp in members) / 1000, 3),
                     utilisation=round(load / limit, 4) if limit else 0.0,
                 )
             )

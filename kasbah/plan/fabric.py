@@ -39,6 +39,7 @@ optics. Links at <= 1 Gb/s are taken as RJ45 copper (BASE-T) and need none.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
@@ -86,6 +87,22 @@ class FabricDomain(PlanModel):
     tiers: list[FabricTier]
 
 
+class FabricGrowth(PlanModel):
+    """A fabric built in stages toward a planned final size: what this stage adds and what stays reserved.
+
+    The first stage builds the final design's spines (for every spine group it opens) and cores, so later stages
+    only add leaves (and new spine groups) and cable their own SUs in: no built cable is ever moved. The reserved
+    ports are the empty spine down-ports and core ports the later stages will fill.
+    """
+
+    planned_nodes: int
+    nodes_before: int
+    nodes_after: int
+    extends: str | None
+    spine_ports_reserved: int
+    core_ports_reserved: int
+
+
 class ComputeFabricPlan(PlanModel):
     """The compute (east-west) fabric of one node type: totals over its domains. Field order is the JSON order."""
 
@@ -102,6 +119,7 @@ class ComputeFabricPlan(PlanModel):
     cables: dict[str, int]
     transceivers: int
     split_note: str | None
+    growth: FabricGrowth | None = None
 
 
 class NetworkPlan(PlanModel):
@@ -290,6 +308,18 @@ class _Shape:
         return FabricDomain(index=index, nodes=nodes, endpoints=endpoints, tiers=out)
 
 
+def scalable_unit_nodes(pod_nodes: Iterable[int]) -> int | None:
+    """The SU size of a fabric built for pods of these node counts: the largest pod, whatever the listing order.
+
+    A fabric must be a function of the set of pods it serves: taking the first pod made 16, 32, 32 DGX B200 nodes
+    need 40 leaves / 32 spines but 32, 32, 16 only 24 / 16. The largest pod is the scalable unit NVIDIA sizes leaves
+    and leaf-spine cables for ("the full SU"); a smaller pod is a partial SU, as the RA's 31-node H100 SU is. None
+    when there are no pods (or none with nodes).
+    """
+    largest = max((n for n in pod_nodes if n > 0), default=0)
+    return largest or None
+
+
 def _even(total: int, parts: int) -> list[int]:
     """`total` in `parts` shares differing by at most one, larger first."""
     base, extra = divmod(total, parts)
@@ -436,6 +466,159 @@ def plan_compute_fabric(
         cables=_sum_by_tier(domains, "cables_down"),
         transceivers=sum(t.transceivers_down for dom in domains for t in dom.tiers),
         split_note=note,
+    )
+
+
+def plan_compute_fabric_stage(
+    *,
+    nodes_before: int,
+    nodes: int,
+    planned_nodes: int,
+    nics_per_node: int,
+    nic_gbps: int,
+    switch_id: str,
+    switch: Switch,
+    kind: str,
+    rail_optimised: bool,
+    oversubscription: float,
+    nodes_per_scalable_unit: int | None = None,
+    extends: str | None = None,
+) -> ComputeFabricPlan:
+    """The part of a `planned_nodes` fabric that nodes [nodes_before, nodes_before + nodes) add to it.
+
+    Leaves follow the nodes; the first stage builds the final design's cores (and, two tiers, its spines), and each
+    spine group's spines come with the stage that opens the group, sized for the group at its final size. So the
+    stages of a plan sum to the one-shot plan of `planned_nodes`, tier by tier and cable by cable (the test holds
+    them to it). The planned fabric must fit one domain: a larger one is separate fabrics (FabricError).
+    """
+    if not nodes_before >= 0 and nodes >= 0 and nodes_before + nodes <= planned_nodes:
+        raise ValueError(f"a stage of {nodes} after {nodes_before} nodes does not fit {planned_nodes} planned nodes")
+    shape, speed, r = _shape(
+        nics_per_node=nics_per_node,
+        gbps=nic_gbps,
+        switch_id=switch_id,
+        switch=switch,
+        rail_optimised=rail_optimised,
+        oversubscription=oversubscription,
+        nodes_per_scalable_unit=nodes_per_scalable_unit,
+    )
+    if shape.su and shape.tiers(shape.su) is None:
+        shape = replace(shape, su=None)
+    final_tiers = shape.tiers(planned_nodes) if planned_nodes and nics_per_node else 0
+    if final_tiers is None:
+        raise FabricError(
+            f"a fabric planned for {planned_nodes:,} nodes needs more than three tiers of '{switch_id}': plan "
+            "separate fabrics, or a smaller planned size"
+        )
+    after = nodes_before + nodes
+    tiers: list[FabricTier] = []
+    spines = cores = spine_ports = core_ports = 0
+    spine_cables_total = 0
+    if final_tiers:
+        if final_tiers == 1:
+            built = 1 if nodes_before == 0 else 0
+            cables = nodes * nics_per_node
+            tiers.append(
+                FabricTier(
+                    name="leaf",
+                    switches=built,
+                    ports_down=shape.k,
+                    ports_up=0,
+                    cables_down=cables,
+                    transceivers_down=_transceivers(cables, shape.gbps),
+                )
+            )
+        else:
+            lpg = shape.leaves_per_group
+            leaves = shape.groups * (lpg(after) - (lpg(nodes_before) if nodes_before else 0))
+            endpoints = nodes * nics_per_node
+            up = leaves * shape.u
+            tiers.append(
+                FabricTier(
+                    name="leaf",
+                    switches=leaves,
+                    ports_down=shape.d,
+                    ports_up=shape.u,
+                    cables_down=endpoints,
+                    transceivers_down=_transceivers(endpoints, shape.gbps),
+                )
+            )
+            final_leaves = lpg(planned_nodes)
+            if final_tiers == 2:
+                all_spines = shape.spines_for_group(shape.groups * final_leaves, shape.k)
+                spines = all_spines if nodes_before == 0 else 0
+                tiers.append(
+                    FabricTier(
+                        name="spine",
+                        switches=spines,
+                        ports_down=shape.k,
+                        ports_up=0,
+                        cables_down=up,
+                        transceivers_down=_transceivers(up, shape.gbps),
+                    )
+                )
+                spine_ports = all_spines * shape.k - shape.groups * lpg(after) * shape.u
+            else:
+
+                def group_spines(g: int) -> int:  # spines of spine group g (0-based) at the final size
+                    in_group = min(shape.d_s, final_leaves - g * shape.d_s)
+                    return shape.spines_for_group(in_group, shape.d_s)
+
+                def opened(n: int) -> int:
+                    return math.ceil(lpg(n) / shape.d_s) if n else 0
+
+                spines = shape.groups * sum(group_spines(g) for g in range(opened(nodes_before), opened(after)))
+                built_spines = shape.groups * sum(group_spines(g) for g in range(opened(after)))
+                spine_cables_total = shape.groups * lpg(after) * shape.u
+                final_up = shape.groups * final_leaves * shape.u
+                all_cores = math.ceil(final_up / shape.k)
+                cores = all_cores if nodes_before == 0 else 0
+                tiers.append(
+                    FabricTier(
+                        name="spine",
+                        switches=spines,
+                        ports_down=shape.d_s,
+                        ports_up=shape.u_s,
+                        cables_down=up,
+                        transceivers_down=_transceivers(up, shape.gbps),
+                    )
+                )
+                tiers.append(
+                    FabricTier(
+                        name="core",
+                        switches=cores,
+                        ports_down=shape.k,
+                        ports_up=0,
+                        cables_down=up,
+                        transceivers_down=_transceivers(up, shape.gbps),
+                    )
+                )
+                spine_ports = built_spines * shape.d_s - spine_cables_total
+                core_ports = all_cores * shape.k - spine_cables_total
+    domain = FabricDomain(index=0, nodes=nodes, endpoints=nodes * nics_per_node, tiers=tiers)
+    domains = [domain] if tiers else []
+    return ComputeFabricPlan(
+        kind=kind,
+        switch=switch_id,
+        port_gbps=speed,
+        radix=shape.k,
+        rails=shape.groups,
+        oversubscription=_ratio_text(r),
+        tiers_count=final_tiers,
+        capacity_per_domain=shape.max_nodes(final_tiers) * nics_per_node if final_tiers else 0,
+        domains=domains,
+        totals=_sum_by_tier(domains, "switches"),
+        cables=_sum_by_tier(domains, "cables_down"),
+        transceivers=sum(t.transceivers_down for t in tiers),
+        split_note=None,
+        growth=FabricGrowth(
+            planned_nodes=planned_nodes,
+            nodes_before=nodes_before,
+            nodes_after=after,
+            extends=extends,
+            spine_ports_reserved=spine_ports,
+            core_ports_reserved=core_ports,
+        ),
     )
 
 

@@ -17,6 +17,9 @@ PUE_DRIFT = 0.3
 
 
 class HallPlan(PlanModel):
+    """A live hall. it_load_mw is the budget its pods need (the SU envelope where published), draw_mw what the units
+    themselves draw at their maximum; utilisation and the hall's limit are held against the budget."""
+
     id: str
     built_in: str
     cooling: str
@@ -25,11 +28,17 @@ class HallPlan(PlanModel):
     pods: list[str]
     racks: int
     it_load_mw: float
+    draw_mw: float
     utilisation: float
 
 
 class PowerPlan(PlanModel):
-    """The phase's own power (its increment) and the campus's after it."""
+    """The phase's own power (its increment) and the campus's after it.
+
+    gpu_it_mw is what the facility budgets for the phase's GPU systems (for GB200 NVL72 NVIDIA's 1.2 MW per 8-rack
+    SU, 150 kW a rack), gpu_draw_mw what those systems draw at their maximum (120 kW of compute trays a rack); the
+    difference is the switch trays, power-shelf losses and SU network racks the published budget carries.
+    """
 
     basis: str
     budget_mw: float
@@ -37,6 +46,7 @@ class PowerPlan(PlanModel):
     redundancy: str
     cooling_redundancy: str
     gpu_it_mw: float
+    gpu_draw_mw: float
     other_it_mw: float
     it_load_mw: float
     facility_mw: float
@@ -78,6 +88,7 @@ def phase_power(
     power: Power,
     gpu_it_mw: float,
     *,
+    gpu_draw_mw: float | None = None,
     cumulative_budget_mw: float,
     cumulative_it_mw: float,
     cumulative_facility_mw: float,
@@ -92,6 +103,7 @@ def phase_power(
         redundancy=power.redundancy,
         cooling_redundancy=power.cooling_redundancy,
         gpu_it_mw=round(gpu_it_mw, 3),
+        gpu_draw_mw=round(gpu_it_mw if gpu_draw_mw is None else gpu_draw_mw, 3),
         other_it_mw=round(power.other_it_mw, 3),
         it_load_mw=round(it, 3),
         facility_mw=round(facility, 3),

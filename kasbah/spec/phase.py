@@ -56,6 +56,17 @@ class ComputeFabric(StrictModel):
     telemetry: Endpoint | None = Field(
         None, description="UFM Telemetry of an InfiniBand fabric (Prometheus); default ufm-<phase>.<campus>.internal."
     )
+    planned_nodes: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        None,
+        description="Final size (nodes; compute trays for NVL72) this phase's fabric is built to grow to: it builds "
+        "the final design's spines and cores now and reserves their ports for later phases that extend it.",
+    )
+    extends: Id | None = Field(
+        None, description="An earlier phase whose planned fabric this phase grows (cables its SUs in, adds leaves)."
+    )
+    separate: bool = Field(
+        False, description="Build a fabric of its own on purpose (no note that an earlier fabric could grow instead)."
+    )
 
 
 class StorageNetwork(StrictModel):
