@@ -552,12 +552,13 @@ def _state(stack: Stack, labels: dict[str, str]) -> dict[str, Any] | None:
         (
             {"alertname": "WanBfdDown", "cable": "mtwa-south", "edge_router": "edge1", "peer": "100.64.0.5"},
             {"alertname": "WanBgpSessionDown", "cable": "mtwa-south", "edge_router": "edge1", "peer": "100.64.0.5"},
-            {"alertname": "WanBgpSessionDown", "cable": "mtwa-north", "edge_router": "edge1", "peer": "100.64.0.1"},
+            # A cable no earlier case's source (they stay active in Alertmanager) names.
+            {"alertname": "WanBgpSessionDown", "cable": "atlas-offshore", "edge_router": "edge2", "peer": "100.64.0.3"},
         ),
         (
             {"alertname": "WanBgpSessionDown", "cable": "atlas-offshore", "edge_router": "edge2", "peer": "100.64.0.3"},
             {"alertname": "WanPathDown", "cable": "atlas-offshore", "edge_router": "edge2"},
-            {"alertname": "WanPathDown", "cable": "seamewe-3", "edge_router": "edge2"},
+            {"alertname": "WanPathDown", "cable": "medusa", "edge_router": "edge2"},
         ),
         (
             {"alertname": "RackDown", "rack": "y-r02"},
