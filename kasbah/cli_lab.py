@@ -246,7 +246,8 @@ def drill(
         console.print(f"[red]failover slower than {FAILOVER_TARGET_S:g} s[/]")
     if slow or result.errors:
         raise typer.Exit(1)
-    console.print(f"[green]drill passed[/]: failover within {FAILOVER_TARGET_S:g} s")
+    paged = "" if result.page_s is None else f", the page within {checks.PAGE_TARGET_S:g} s"
+    console.print(f"[green]drill passed[/]: failover within {FAILOVER_TARGET_S:g} s{paged}")
 
 
 @lab_app.command("down")
