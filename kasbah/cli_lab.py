@@ -247,11 +247,21 @@ def drill(
     def fmt(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.3f} s"
 
-    console.print(
-        f"BFD detection {fmt(result.detect_s)}; failover {fmt(result.failover_s)}; longest traffic gap "
-        f"{fmt(result.traffic_gap_s)} ({result.lost} pings lost); alert {fmt(result.alert_s)}; "
-        f"sessions and paths back {fmt(result.restore_s)} after the restore"
+    page = (
+        f"page delivered to {checks.PAGE_OWNER}'s receiver {result.page_receiver} ({result.page_alert}) "
+        f"{fmt(result.page_s)}"
+        if result.page_s is not None
+        else "page not delivered"
     )
+    console.print(f"cut -> BFD down {fmt(result.detect_s)}, failover {fmt(result.failover_s)}, {page} (after the cut)")
+    console.print(
+        f"longest traffic gap {fmt(result.traffic_gap_s)} ({result.lost} pings lost); probe alert "
+        f"{checks.PATH_DOWN_ALERT} {fmt(result.alert_s)}"
+        + (" (silenced by the page)" if result.probe_alert_inhibited else "")
+        + f"; sessions and paths back {fmt(result.restore_s)} after the restore"
+    )
+    for note in result.notes:
+        console.print(styled((note, "yellow")))
     slow = result.regions and (result.failover_s is None or result.failover_s > FAILOVER_TARGET_S)
     for e in result.errors:
         console.print(styled((e, "red")))
@@ -259,7 +269,8 @@ def drill(
         console.print(styled((f"failover slower than {FAILOVER_TARGET_S:g} s", "red")))
     if slow or result.errors:
         raise typer.Exit(1)
-    console.print(styled(("drill passed", "green"), f": failover within {FAILOVER_TARGET_S:g} s"))
+    paged = "" if result.page_s is None else f", the page within {checks.PAGE_TARGET_S:g} s"
+    console.print(styled(("drill passed", "green"), f": failover within {FAILOVER_TARGET_S:g} s{paged}"))
 
 
 @lab_app.command("down")

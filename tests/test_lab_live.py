@@ -1,10 +1,13 @@
 """The lab for phase 1, for real: `kasbah lab up`, status, verify, the cable-cut drill, cut/restore and down.
 
 One lab per module (it takes about 40 s to start): 16 namespaces, FRR in 15, the edges configured by the wan_edge role
-through `kasbah apply`, Prometheus/Alertmanager/blackbox in the campus namespace, moto S3 on loopback. The drill cuts
-the cable Europe prefers and checks the issue's targets: traffic on the plan's next (diverse) path within 1 s,
-WanPathDown for that cable firing, the preferred path back after the restore. The last test takes the lab down and
-checks that no namespace, process or file is left.
+through `kasbah apply`, Prometheus/Alertmanager/blackbox in the campus namespace, an FRR exporter per edge router,
+a webhook sink for the WAN owner's receiver, moto S3 on loopback. The example campus names no alert receiver, so the
+lab runs a copy of the example specs whose campus gives the WAN owner a page and a ticket webhook with a vault token
+(as a campus would). The drill cuts the cable Europe prefers and checks the issue's targets: traffic on the plan's
+next (diverse) path within 1 s, the page at the WAN owner's receiver with the vault's token within 10 s, WanPathDown
+for that cable firing and silenced by the page, the preferred path back after the restore. The last test takes the
+lab down and checks that no namespace, process or file is left.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from kasbah import netns
-from kasbah.lab import checks, interconnect, routing
+from kasbah.lab import checks, interconnect, routing, webhook
 from kasbah.lab.state import LabState
 from kasbah.plan.derive import Plan
 from tests.conftest import REPO, plan_of
@@ -31,7 +34,20 @@ from tests.test_lab_crash import running_from
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces, FRR)")
 
-SPEC = REPO / "stacks" / "phase1.yaml"
+WAN_RECEIVER = (
+    "monitoring: {receivers: {wan: {page_url: 'https://pager.casablanca-ai.internal/hooks/wan/page?team=wan', "
+    "ticket_url: 'https://tickets.casablanca-ai.internal/hooks/wan', token_var: vault_alert_token_wan}}}"
+)
+
+
+def lab_stacks(base: Path) -> Path:
+    """A copy of the example specs whose campus gives the WAN owner webhooks (the examples give none)."""
+    stacks = base / "stacks"
+    shutil.copytree(REPO / "stacks", stacks)
+    campus = (stacks / "campus.yaml").read_text(encoding="utf-8")
+    assert "monitoring: {}" in campus
+    (stacks / "campus.yaml").write_text(campus.replace("monitoring: {}", WAN_RECEIVER, 1), encoding="utf-8")
+    return stacks
 
 
 @dataclass
@@ -65,10 +81,12 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    plan, _ = plan_of(SPEC)
-    assert plan is not None
     base = Path(tempfile.mkdtemp(prefix="kasbah-lab-test-"))  # not pytest's tmp: user frr must reach it
     base.chmod(0o755)
+    global SPEC
+    SPEC = lab_stacks(base) / "phase1.yaml"
+    plan, _ = plan_of(SPEC)
+    assert plan is not None
     directory = base / "lab"
     prefix = f"kt{os.getpid() % 100000}"
     env = {**os.environ, "KASBAH_LAB_DIR": str(directory), "KASBAH_LAB_PREFIX": prefix, "COLUMNS": "200"}
@@ -106,7 +124,13 @@ def test_lab_up_succeeds_and_records_everything(lab: Lab) -> None:
         "blackbox",
         "moto",
         "step",
+        "frr_exporter",
+        "webhook",
     }
+    assert sorted(p.name for p in state.processes if p.name.startswith(("frr_exporter@", "webhook@"))) == [
+        *(f"frr_exporter@{r.id}" for r in lab.plan.edge.routers),
+        "webhook@wan",
+    ]
     steps = [p for p in state.processes if p.name.startswith("step@")]
     assert steps and not any(netns.pid_alive(p.pid) for p in steps)
     assert all(netns.pid_alive(p.pid) for p in state.processes if not p.name.startswith("step@"))
@@ -259,6 +283,7 @@ def test_drill_cut_the_cable_europe_prefers(lab: Lab) -> None:
     result = checks.drill(lab.plan, state, cable, wait_alert=True, say=print)
     print(
         f"drill {cable}: BFD detection {result.detect_s:.3f} s, failover {result.failover_s:.3f} s, "
+        f"page {result.page_s} s ({result.page_alert}), "
         f"traffic gap {result.traffic_gap_s} s ({result.lost} pings lost), alert after {result.alert_s:.0f} s, "
         f"back {result.restore_s} s after the restore"
     )
@@ -266,7 +291,25 @@ def test_drill_cut_the_cable_europe_prefers(lab: Lab) -> None:
     assert result.regions["europe"] == (cable, fallback)
     assert result.failover_s is not None and result.failover_s < 1.0
     assert result.traffic_gap_s is not None and result.traffic_gap_s < 1.0
+    assert result.page_s is not None and 0 < result.page_s < checks.PAGE_TARGET_S
+    assert result.page_alert == "WanBfdDown"
+    assert result.page_receiver == "/hooks/wan/page?team=wan"
     assert result.alert_s is not None
+    assert result.probe_alert_inhibited is True
+    # The sink saw the vault's token (as a digest) and never the token itself.
+    token = json.loads((lab.directory / "vault.json").read_text())["vault_alert_token_wan"]
+    records = (lab.directory / "webhooks" / "wan.jsonl").read_text()
+    assert token not in records
+    pages = [json.loads(line) for line in records.splitlines()]
+    assert {p["authorization"] for p in pages} == {webhook.credential_digest(f"Bearer {token}")}
+    # One page for the cut: no probe alert for the cable reached the receiver while the page held.
+    cut_pages = [
+        a["labels"]["alertname"]
+        for p in pages
+        for a in p["body"]["alerts"]
+        if a["labels"].get("cable") == cable and a["status"] == "firing"
+    ]
+    assert "WanPathDown" not in cut_pages and "WanCableDown" not in cut_pages
     assert result.restore_s is not None
     assert lab.state().cuts == {}
     after = json.loads(lab.kasbah("lab", "status", "--json").stdout)

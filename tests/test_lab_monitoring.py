@@ -1,6 +1,7 @@
 """The lab's monitoring host, for real: Prometheus, Alertmanager and the blackbox exporter in a network namespace,
 configured by the real monitoring role through `kasbah.ansible_run.run` and an overlay inventory, from phase 1's
-render as `lab_source` trims it (no GPU, switch, hall or meter targets; the WAN probe targets as rendered).
+render as `lab_source` trims it (no GPU, switch, hall or meter targets; the WAN probe and edge router targets as
+rendered; the webhooks on the lab's sinks).
 
 The WAN addresses are unreachable here (the namespace has only its loopback), so every WAN probe must report 0. The
 daemons listen on 127.0.0.1 inside the namespace only: the machine's own 127.0.0.1:9090 stays free. The compute
@@ -29,7 +30,7 @@ import yaml
 from kasbah import netns
 from kasbah.ansible_run import RunReport, run
 from kasbah.lab import monitoring as mon
-from kasbah.lab import procs
+from kasbah.lab import procs, webhook
 from kasbah.render import render, write
 from tests.conftest import REPO, plan_of
 
@@ -183,7 +184,10 @@ def test_prometheus_in_the_namespace_runs_every_rendered_rule_group(lab: Lab) ->
     # Alertmanager runs the rendered configuration too (its routes name every owner's receivers).
     status = json.loads(procs.http_get(lab.ns, mon.ALERTMANAGER_URL + "/api/v2/status") or "{}")
     assert "compute-page" in status["config"]["original"] and "inhibit_rules" in status["config"]["original"]
-    assert (lab.layout.alertmanager / "alertmanager.yml").read_text() == lab.rendered["alertmanager.yml"]
+    # As rendered, but for the webhook URLs: on the lab's sinks (kasbah.lab.webhook), paths kept.
+    installed = (lab.layout.alertmanager / "alertmanager.yml").read_text()
+    assert installed == mon.lab_alertmanager(lab.rendered["alertmanager.yml"]) != lab.rendered["alertmanager.yml"]
+    assert mon.webhook_urls(installed) == {"compute-page": [webhook.sink_url("compute") + "/page"]}
     assert isinstance(mon.alertmanager_alerts(lab.ns), list)
     assert all(a["state"] in ("pending", "firing") for a in mon.alerts(lab.ns))
 
@@ -198,8 +202,11 @@ def test_prometheus_probes_the_rendered_wan_targets_and_nothing_else(lab: Lab) -
     assert len(want) == 7
     got = wait_for("the WAN probe targets", lambda: {(t["job"], t["instance"]) for t in mon.targets(lab.ns)}, 20)
     assert {(j, i) for j, i in got if j.startswith("wan_")} == want
-    # No tray, switch, hall or meter: only the probes and the monitoring stack itself.
-    assert {j for j, _ in got} == {"wan_path", "wan_region", "prometheus", "alertmanager", "blackbox"}
+    # The edge routers' FRR exporters, as rendered (unreachable here: no router in this namespace).
+    routers = {t for g in json.loads(lab.rendered["file_sd/site/edge-routers.json"]) for t in g["targets"]}
+    assert len(routers) == 2 and {i for j, i in got if j == "frr"} == routers
+    # No tray, switch, hall or meter: only the probes, the edge routers and the monitoring stack itself.
+    assert {j for j, _ in got} == {"wan_path", "wan_region", "frr", "prometheus", "alertmanager", "blackbox"}
 
 
 def test_unreachable_wan_addresses_probe_zero(lab: Lab) -> None:
@@ -242,6 +249,8 @@ def test_lab_source_is_the_render_without_the_hardware_targets(lab: Lab) -> None
     }
     assert len(emptied) == len([p for p in lab.rendered if p.count("/") == 1 and p.startswith("file_sd/")]) + 3
     for path, text in lab.rendered.items():
+        if path == "alertmanager.yml":  # the webhooks on the lab's sinks
+            text = mon.lab_alertmanager(text)
         assert got[path] == (b"[]\n" if path in emptied else text.encode()), path
     # Deterministic: a second copy is the same bytes, and the role installed exactly this.
     again = mon.lab_source(lab.build, lab.work / "source-again")

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -108,13 +109,15 @@ class LoopbackServer:
 
 
 class FakeExporter(LoopbackServer):
-    """A stand-in exporter serving a fixed exposition text."""
+    """A stand-in exporter serving an exposition text (`text`, which a test may change while it runs)."""
 
     def __init__(self, text: str) -> None:
-        body = text.encode()
+        self.text = text
+        outer = self
 
         class Handler(_Quiet):
             def do_GET(self) -> None:
+                body = outer.text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -135,7 +138,12 @@ class FakeWebhook(LoopbackServer):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append(
-                    {"path": self.path, "authorization": self.headers.get("Authorization"), "body": json.loads(body)}
+                    {
+                        "t": time.time(),
+                        "path": self.path,
+                        "authorization": self.headers.get("Authorization"),
+                        "body": json.loads(body),
+                    }
                 )
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
@@ -173,6 +181,21 @@ kasbah_it_power_watts 1000000
 kasbah_supply_energy_joules_total{source="pv-1",kind="solar_pv"} 900
 kasbah_supply_energy_joules_total{source="grid-1",kind="grid"} 100
 """
+
+
+def frr_text(peers: dict[str, int]) -> str:
+    """prometheus-frr-exporter 1.1.4's BFD and BGP state of one router's peers (1 up / Established, 0 not)."""
+    lines = ["# TYPE frr_bfd_peer_state gauge"]
+    lines += [f'frr_bfd_peer_state{{local="100.64.0.254",peer="{p}"}} {v}' for p, v in peers.items()]
+    lines.append("# TYPE frr_bgp_peer_state gauge")
+    lines += [
+        f'frr_bgp_peer_state{{afi="ipv4",local_as="4200000100",peer="{p}",peer_as="64999",safi="unicast",'
+        f'vrf="default"}} {v}'
+        for p, v in peers.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
 UFM_TEXT = '# TYPE PortXmitDataExtended counter\nPortXmitDataExtended{node_guid="1",port_guid="2",port_num="1"} 42\n'
 
 
@@ -211,6 +234,10 @@ class Stack:
             for g in groups:
                 g["targets"] = [f"{loop}:{self.fakes[fake].port}"]
             out[f"monitoring/file_sd/site/{name}.json"] = json.dumps(groups, indent=1) + "\n"
+        groups = json.loads(self.render["monitoring/file_sd/site/edge-routers.json"])
+        for g in groups:
+            g["targets"] = [f"{loop}:{self.fakes['frr-' + g['labels']['edge_router']].port}"]
+        out["monitoring/file_sd/site/edge-routers.json"] = json.dumps(groups, indent=1) + "\n"
         for name in ("wan-paths", "wan-regions"):
             groups = json.loads(self.render[f"monitoring/file_sd/site/{name}.json"])
             for g in groups:
@@ -379,7 +406,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The compute team's critical alerts go to a webhook that wants a bearer token (from vault: here extra vars).
     stacks = work / "stacks"
     shutil.copytree(REPO / "stacks", stacks)
-    receivers = f"{{compute: {{page_url: 'http://127.0.0.1:{webhook.port}/page', token_var: {TOKEN_VAR}}}}}"
+    receivers = (
+        f"{{compute: {{page_url: 'http://127.0.0.1:{webhook.port}/page', token_var: {TOKEN_VAR}}}, "
+        f"wan: {{page_url: 'http://127.0.0.1:{webhook.port}/wan/page', token_var: {TOKEN_VAR}}}}}"
+    )
     campus = (stacks / "campus.yaml").read_text()
     assert "monitoring: {}" in campus
     (stacks / "campus.yaml").write_text(campus.replace("monitoring: {}", f"monitoring: {{receivers: {receivers}}}"))
@@ -388,6 +418,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     names = ("prometheus", "alertmanager", "node_exporter", "blackbox")
     s = Stack(work=work, render=monitoring.render(plan), ports={n: free_port() for n in names})
     s.fakes = {"dcgm": FakeExporter(dcgm_text()), "site": FakeExporter(SITE_TEXT), "ufm": FakeExporter(UFM_TEXT)}
+    for r in plan.edge.routers:  # every session up
+        s.fakes[f"frr-{r.id}"] = FakeExporter(frr_text({x.peer_address: 1 for x in r.sessions}))
     s.webhook = webhook
     try:
         write(s.test_render(), s.build)
@@ -433,7 +465,7 @@ def test_the_host_runs_the_rendered_rules_and_alertmanager_config(stack: Stack) 
 
 def test_every_target_is_up(stack: Stack) -> None:
     jobs = {"node", "dcgm", "ufm", "facility", "energy", "wan_path", "wan_region", "prometheus", "alertmanager"}
-    jobs.add("blackbox")
+    jobs |= {"blackbox", "frr"}
 
     def all_up() -> list[dict[str, Any]] | None:
         stack.alive("prometheus")
@@ -508,6 +540,27 @@ def _state(stack: Stack, labels: dict[str, str]) -> dict[str, Any] | None:
             {"alertname": "WanPathDown", "cable": "mtwa-south", "edge_router": "edge1"},
         ),
         (
+            {"alertname": "WanBfdDown", "cable": "mtwa-north", "edge_router": "edge1", "peer": "100.64.0.1"},
+            {"alertname": "WanPathDown", "cable": "mtwa-north", "edge_router": "edge1"},
+            {"alertname": "WanPathDown", "cable": "mtwa-south", "edge_router": "edge1"},
+        ),
+        (
+            {"alertname": "WanBfdDown", "cable": "seamewe-3", "edge_router": "edge2", "peer": "100.64.0.7"},
+            {"alertname": "WanCableDown", "cable": "seamewe-3", "landing_station": "tetouan"},
+            {"alertname": "WanCableDown", "cable": "atlas-offshore", "landing_station": "asilah"},
+        ),
+        (
+            {"alertname": "WanBfdDown", "cable": "mtwa-south", "edge_router": "edge1", "peer": "100.64.0.5"},
+            {"alertname": "WanBgpSessionDown", "cable": "mtwa-south", "edge_router": "edge1", "peer": "100.64.0.5"},
+            # A cable no earlier case's source (they stay active in Alertmanager) names.
+            {"alertname": "WanBgpSessionDown", "cable": "atlas-offshore", "edge_router": "edge2", "peer": "100.64.0.3"},
+        ),
+        (
+            {"alertname": "WanBgpSessionDown", "cable": "atlas-offshore", "edge_router": "edge2", "peer": "100.64.0.3"},
+            {"alertname": "WanPathDown", "cable": "atlas-offshore", "edge_router": "edge2"},
+            {"alertname": "WanPathDown", "cable": "medusa", "edge_router": "edge2"},
+        ),
+        (
             {"alertname": "RackDown", "rack": "y-r02"},
             {"alertname": "NodeDown", "node": "y-r02-n05", "rack": "y-r02"},
             {"alertname": "NodeDown", "node": "y-r03-n05", "rack": "y-r03"},
@@ -561,3 +614,71 @@ def test_a_page_reaches_the_owners_webhook_with_the_vault_token(stack: Stack) ->
     assert not any(TOKEN in text for text in stack.render.values())
     for run in stack.runs:
         assert not any(TOKEN in json.dumps(e) for e in run.events if e.get("event", "").startswith("runner_"))
+
+
+def test_a_bfd_loss_pages_the_wan_owner_in_seconds(stack: Stack) -> None:
+    """The edge router's exporter reports BFD (and BGP) down for one session: the page, WanBfdDown, reaches the WAN
+    owner's webhook with the vault token within seconds (1 s scrape, 1 s evaluation, 1 s group wait), once."""
+    plan, _ = plan_of(stack.work / "stacks" / "phase1.yaml")
+    assert plan is not None
+    router = plan.edge.routers[0]
+    session = router.sessions[0]
+    fake = stack.fakes[f"frr-{router.id}"]
+
+    def sessions_seen() -> bool | None:
+        stack.alive("prometheus")
+        q = urllib.parse.quote('frr_bfd_peer_state{job="frr"} == 1')
+        result = http(stack.url("prometheus") + f"/api/v1/query?query={q}")["data"]["result"]
+        return True if len(result) == sum(len(r.sessions) for r in plan.edge.routers) else None
+
+    wait_for("every planned BFD session up in Prometheus", sessions_seen, 60)
+    t_down = time.time()
+    fake.text = frr_text({x.peer_address: 0 if x is session else 1 for x in router.sessions})
+
+    def paged() -> dict[str, Any] | None:
+        stack.alive("alertmanager")
+        for r in stack.webhook.requests:
+            if (
+                r["t"] >= t_down
+                and r["path"] == "/wan/page"
+                and any(
+                    a["labels"].get("alertname") == "WanBfdDown" and a["labels"].get("cable") == session.cable
+                    for a in r["body"]["alerts"]
+                )
+            ):
+                return r
+        return None
+
+    try:
+        hit = wait_for(f"WanBfdDown for {session.cable} at the WAN owner's webhook", paged, 30)
+        page_s = hit["t"] - t_down
+        print(f"BFD down in the exporter -> page at the WAN owner's webhook: {page_s:.2f} s")
+        assert page_s < 5.0  # the lab adds BFD's own detection (0.3 s in the examples) to reach the 10 s target
+        assert hit["path"] == "/wan/page" and hit["authorization"] == f"Bearer {TOKEN}"
+        assert hit["body"]["receiver"] == "wan-page"
+        alert = next(a for a in hit["body"]["alerts"] if a["labels"]["alertname"] == "WanBfdDown")
+        assert {k: alert["labels"][k] for k in ("edge_router", "peer", "cable", "landing_station")} == {
+            "edge_router": router.id,
+            "peer": session.peer_address,
+            "cable": session.cable,
+            "landing_station": session.landing_station,
+        }
+        # The BGP session BFD took down fires 5 s later and is held back by the page: the cut pages once.
+        bgp = {"alertname": "WanBgpSessionDown", "cable": session.cable, "edge_router": router.id}
+
+        def bgp_held() -> dict[str, Any] | None:
+            status = _state(stack, bgp)
+            return status if status and status["state"] == "suppressed" else None
+
+        wait_for("WanBgpSessionDown to be inhibited by WanBfdDown", bgp_held, 30)
+        time.sleep(2)
+        names = [
+            a["labels"]["alertname"]
+            for r in stack.webhook.requests
+            if r["t"] >= t_down and r["path"].startswith("/wan/")
+            for a in r["body"]["alerts"]
+            if a["labels"].get("cable") == session.cable and a["status"] == "firing"
+        ]
+        assert names == ["WanBfdDown"]
+    finally:
+        fake.text = frr_text({x.peer_address: 1 for x in router.sessions})

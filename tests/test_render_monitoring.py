@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from functools import cache
 from ipaddress import IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,7 +23,7 @@ from kasbah.cli import app
 from kasbah.monitoring import exporters as ex
 from kasbah.monitoring.dashboards import expressions
 from kasbah.monitoring.promql import label_values_metric, metric_names
-from kasbah.monitoring.rules import OWNERS, alerts, recorded, rule_groups
+from kasbah.monitoring.rules import OWNERS, SESSION_ALERTS, SESSION_INTERVAL, alerts, recorded, rule_groups
 from kasbah.plan.derive import Plan
 from kasbah.render import monitoring, write
 from tests.conftest import REPO, edit, plan_of
@@ -543,3 +545,87 @@ def test_edge_values_render_valid_rules_or_are_refused(stacks: Path, tmp_path: P
         assert rule.expr.strip(), rule.name
     if case == "no critical xids":
         assert "GpuXidCritical" not in {a.alert for a in alerts(rule_groups(p))}
+
+
+# -- a cut pages in seconds --------------------------------------------------------------------------------------------
+def _seconds(duration: str | None) -> float:
+    """A Prometheus duration of the forms Kasbah writes (500ms, 1s, 5m, 4h); None is 0."""
+    if not duration:
+        return 0.0
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration)
+    assert m, duration
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m[2]]
+
+
+def _route_for(config: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """Alertmanager's routing of `labels` (first matching child, depth first; matchers of the forms rendered),
+    with the timers each level inherits."""
+
+    def matches(matcher: str) -> bool:
+        m = re.fullmatch(r'(\w+)(=~|=)"(.*)"', matcher)
+        assert m, matcher
+        value = labels.get(m[1], "")
+        return re.fullmatch(m[3], value) is not None if m[2] == "=~" else value == m[3]
+
+    route, inherited = config["route"], dict(config["route"])
+    while True:
+        child = next((r for r in route.get("routes") or [] if all(matches(x) for x in r.get("matchers") or [])), None)
+        if child is None:
+            return inherited
+        inherited = {**inherited, **child}
+        route = child
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_every_edge_router_is_scraped_every_second_on_its_loopback(phase: str) -> None:
+    out, p = files(phase), plan(phase)
+    groups = json.loads(out["monitoring/file_sd/site/edge-routers.json"])
+    assert {g["labels"]["edge_router"]: g["targets"] for g in groups} == {
+        r.id: [f"{r.loopback.split('/')[0]}:{ex.FRR_EXPORTER_PORT}"] for r in p.edge.routers
+    }
+    assert all(g["labels"]["campus"] == p.campus for g in groups)
+    job = next(j for j in yaml.safe_load(out["monitoring/prometheus.yml"])["scrape_configs"] if j["job_name"] == "frr")
+    assert job["scrape_interval"] == job["scrape_timeout"] == SESSION_INTERVAL
+    assert job["file_sd_configs"] == [{"files": ["file_sd/site/edge-routers.json"]}]
+    (group,) = yaml.safe_load(out["monitoring/rules/wan-sessions.yml"])["groups"]
+    assert group["interval"] == SESSION_INTERVAL
+    info = {
+        (r["labels"]["edge_router"], r["labels"]["peer"], r["labels"]["cable"], r["labels"]["landing_station"])
+        for r in group["rules"]
+        if r.get("record") == "kasbah:wan_session:info"
+    }
+    assert info == {(r.id, s.peer_address, s.cable, s.landing_station) for r in p.edge.routers for s in r.sessions}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("alertname", SESSION_ALERTS)
+def test_a_session_alert_pages_within_the_target_and_silences_the_probes(phase: str, alertname: str) -> None:
+    """Worst case from the cut to the page leaving Alertmanager: BFD's detection, one scrape, one evaluation, the
+    rule's `for`, the route's group wait; under 10 s, and the probe alerts over the cable are inhibited."""
+    out, p = files(phase), plan(phase)
+    rule = next(r for r in alerts(rule_groups(p)) if r.alert == alertname)
+    prom = yaml.safe_load(out["monitoring/prometheus.yml"])
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "frr")
+    (group,) = yaml.safe_load(out["monitoring/rules/wan-sessions.yml"])["groups"]
+    am = yaml.safe_load(out["monitoring/alertmanager.yml"])
+    route = _route_for(am, {"alertname": alertname, **rule.labels, "campus": p.campus, "cable": "x"})
+    assert route["receiver"] == "wan-page"
+    detect = p.edge.bfd.interval_ms * p.edge.bfd.multiplier / 1000
+    budget = (
+        detect
+        + _seconds(job["scrape_interval"])
+        + _seconds(group["interval"])
+        + _seconds(rule.for_)
+        + _seconds(route["group_wait"])
+    )
+    limit = 10.0 if alertname == "WanBfdDown" else 10.0 + _seconds(rule.for_)  # BGP without BFD: its hold-off more
+    assert budget < limit, f"{alertname}: worst case {budget:.1f} s"
+    assert _seconds(route["group_interval"]) <= 5
+    # The path probes over the same cable (and the BGP session BFD took down) are inhibited, not paged again.
+    for target in ("WanPathDown", "WanCableDown"):
+        assert any(
+            f'alertname="{alertname}"' in rule_["source_matchers"]
+            and any(re.fullmatch(m.split('"')[1], target) for m in rule_["target_matchers"])
+            and {"campus", "cable"} <= set(rule_["equal"])
+            for rule_ in am["inhibit_rules"]
+        ), (alertname, target)

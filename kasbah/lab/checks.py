@@ -13,17 +13,23 @@ import re
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kasbah.lab import monitoring as labmon
-from kasbah.lab import network, routing
+from kasbah.lab import network, routing, webhook
 from kasbah.lab.state import LabState
-from kasbah.monitoring.rules import region_probe_targets, rule_groups
+from kasbah.monitoring.rules import SESSION_ALERTS, region_probe_targets, rule_groups
 from kasbah.plan.derive import Plan
 from kasbah.plan.lab import CAMPUS_NODE
 
 PATH_DOWN_ALERT = "WanPathDown"
+PAGE_OWNER = "wan"
+PAGE_TARGET_S = 10.0
+"""The issue's target: the WAN owner's receiver has the page within 10 s of the cut."""
+PAGE_TIMEOUT_S = 30.0
 TRAFFIC_TIMEOUT_S = 10.0
 """How long the drill waits for the ping to get replies again after a cut."""
 
@@ -167,6 +173,15 @@ class DrillResult:
     """Cut to the path-down alert firing in Prometheus."""
     restore_s: float | None = None
     """Restore to the cable's sessions up again and the regions back on it."""
+    page_s: float | None = None
+    """Cut to the WAN owner's page receiver (the lab's sink) receiving a firing session alert for the cable."""
+    page_alert: str | None = None
+    """The alert that page carried (WanBfdDown, or WanBgpSessionDown)."""
+    page_receiver: str | None = None
+    """The receiver's URL path, as the spec names it (the lab only changes the host)."""
+    probe_alert_inhibited: bool | None = None
+    """Whether Alertmanager held the probe alert (WanPathDown) silenced by the page, so the cut paged once."""
+    notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -228,10 +243,51 @@ def _poll(
     return None
 
 
+def page_expectation(plan: Plan, state: LabState) -> tuple[str, str | None] | None:
+    """(URL path of the WAN owner's page webhook, its expected Authorization as a sink records it), or None when
+    the spec gives the WAN owner no page webhook."""
+    receiver = next((r for r in plan.monitoring.receivers if r.owner == PAGE_OWNER), None)
+    if receiver is None or not receiver.page_url:
+        return None
+    parts = urllib.parse.urlsplit(webhook.lab_url(receiver.page_url, PAGE_OWNER))
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not receiver.token_var:
+        return path, None
+    from kasbah.lab.lifecycle import LabVault
+
+    token = LabVault(Path(state.dir)).values.get(receiver.token_var, "")
+    return path, webhook.credential_digest(f"Bearer {token}")
+
+
+def find_page(state: LabState, path: str, cable: str, since: float) -> tuple[dict, str] | None:
+    """The first request the WAN owner's sink received at or after `since` on `path` that fires a session alert
+    for `cable`: (the request, the alert's name)."""
+    for entry in webhook.requests(Path(state.dir), PAGE_OWNER):
+        body = entry.get("body")
+        if entry.get("t", 0) < since or entry.get("path") != path or not isinstance(body, dict):
+            continue
+        for alert in body.get("alerts") or []:
+            labels = alert.get("labels") or {}
+            if (
+                alert.get("status") == "firing"
+                and labels.get("alertname") in SESSION_ALERTS
+                and labels.get("cable") == cable
+            ):
+                return entry, labels["alertname"]
+    return None
+
+
 def drill(
-    plan: Plan, state: LabState, cable: str, *, wait_alert: bool = True, say: Callable[[str], None] = print
+    plan: Plan,
+    state: LabState,
+    cable: str,
+    *,
+    wait_alert: bool = True,
+    wait_page: bool = True,
+    say: Callable[[str], None] = print,
 ) -> DrillResult:
-    """Cut `cable` silently, time the failover, wait for its path-down alert, restore it and time the return."""
+    """Cut `cable` silently, time the failover and the page to the WAN owner's receiver, wait for the probes'
+    path-down alert (the second signal), restore it and time the return."""
     instances = network.frr_instances(state)
     result = DrillResult(cable=cable, regions={}, detect_s=None, failover_s=None, traffic_gap_s=None, lost=0)
     down = cable_sessions_down(plan, instances, cable)
@@ -276,6 +332,8 @@ def drill(
             result.errors.append(f"traffic to {target} did not resume within {TRAFFIC_TIMEOUT_S:g} s of the cut")
     if affected and result.failover_s is None:
         result.errors.append(f"traffic did not move to {expected_after} within 10 s")
+    if wait_page:
+        _wait_page(plan, state, cable, t_cut, t0, result)
     if wait_alert:
         say(f"waiting for {PATH_DOWN_ALERT} on {cable} (its rule holds for 1 m before it fires)")
         interval = plan.monitoring.scrape_interval_s
@@ -292,10 +350,67 @@ def drill(
         result.alert_s = _poll(alert_firing, 60 + 4 * interval + 30, interval=1.0, since=t0)
         if result.alert_s is None:
             result.errors.append(f"{PATH_DOWN_ALERT} for {cable} did not fire")
+        elif result.page_s is not None:
+            result.probe_alert_inhibited = _inhibited(campus_ns, cable)
+            if not result.probe_alert_inhibited:
+                result.errors.append(
+                    f"{PATH_DOWN_ALERT} for {cable} is not silenced in Alertmanager: the cut would page twice"
+                )
     result.restore_s = restore(plan, state, cable, before={n: r.cable for n, r in affected.items()})
     if result.restore_s is None:
         result.errors.append(f"{cable}'s sessions and paths were not back within 30 s of the restore")
     return result
+
+
+def _wait_page(plan: Plan, state: LabState, cable: str, t_cut: float, t0: float, result: DrillResult) -> None:
+    """Wait for the page on the WAN owner's sink and check its token; the time is the sink's arrival stamp."""
+    expected = page_expectation(plan, state)
+    if expected is None:
+        result.notes.append(
+            f"the spec gives owner {PAGE_OWNER} no page webhook (monitoring.receivers.{PAGE_OWNER}.page_url): "
+            "the session alert fires in Alertmanager but is delivered nowhere"
+        )
+        return
+    path, authorization = expected
+    result.page_receiver = path
+    found: list[tuple[dict, str]] = []
+
+    def delivered() -> bool:
+        hit = find_page(state, path, cable, t_cut)
+        if hit is not None:
+            found.append(hit)
+        return hit is not None
+
+    if _poll(delivered, PAGE_TIMEOUT_S - (time.monotonic() - t0), interval=0.05) is None:
+        result.errors.append(
+            f"no page for {cable} reached {PAGE_OWNER}'s receiver ({path}) within {PAGE_TIMEOUT_S:g} s of the cut"
+        )
+        return
+    entry, result.page_alert = found[0]
+    result.page_s = entry["t"] - t_cut
+    if entry.get("authorization") != authorization:
+        result.errors.append(f"the page reached {PAGE_OWNER}'s receiver without the vault's bearer token")
+    elif result.page_s > PAGE_TARGET_S:
+        result.errors.append(f"the page took {result.page_s:.1f} s, over the {PAGE_TARGET_S:g} s target")
+
+
+def _inhibited(campus_ns: str, cable: str, timeout: float = 10) -> bool:
+    """Whether Alertmanager holds the probe alert for `cable` suppressed by an inhibition."""
+
+    def suppressed() -> bool:
+        try:
+            held = labmon.alertmanager_alerts(campus_ns)
+        except Exception:
+            return False
+        return any(
+            a["labels"].get("alertname") == PATH_DOWN_ALERT
+            and a["labels"].get("cable") == cable
+            and a.get("status", {}).get("state") == "suppressed"
+            and a.get("status", {}).get("inhibitedBy")
+            for a in held
+        )
+
+    return _poll(suppressed, timeout, interval=0.5) is not None
 
 
 def cable_sessions_down(plan: Plan, instances, cable: str) -> list[str]:

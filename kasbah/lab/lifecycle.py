@@ -46,6 +46,7 @@ REQUIRED: dict[str, str] = {
     "/usr/bin/prometheus-alertmanager": "prometheus-alertmanager",
     "/usr/bin/amtool": "prometheus-alertmanager",
     "/usr/bin/prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "/usr/bin/prometheus-frr-exporter": "prometheus-frr-exporter",
 }
 """What the lab runs, and the Debian package that installs each (`bash .ci/run` installs them all)."""
 
@@ -136,6 +137,9 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
         campus_ns = state.netns(CAMPUS_NODE)
         for name, pid in sorted(labmon.start(campus_ns, directory / "monitoring").items()):
             state.add_process(name, pid, campus_ns, directory / "monitoring", expect=name)
+        step = "start the edge routers' FRR exporters and the alert webhook sinks"
+        labmon.start_frr_exporters(plan, state, network.frr_instances(state))
+        labmon.start_sinks(state, campus_ns, labmon.sink_owners(source))
         step = "deploy the phase stacks' on-premises steps"
         vault = LabVault(directory)
         vault.add({s.password_var: passwords[s.password_var] for r in plan.edge.routers for s in r.sessions})

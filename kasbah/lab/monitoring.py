@@ -6,12 +6,16 @@ with minimal valid configurations; the real `monitoring` role (through `kasbah a
 `host_vars`) then installs, validates and reloads the rendered ones, as on the campus. The role deploys
 `lab_source`: the render with the targets of what the lab does not emulate (GPU trays, switches, halls, meters)
 emptied, so Prometheus never scrapes campus addresses from this machine; the WAN probe targets stay, since the lab's
-WAN routers are what they probe. Everything started here is stopped by PID.
+WAN routers are what they probe, and so do the edge routers' FRR exporters, which the lab runs inside each edge
+router's namespace against that router's own vty sockets (as the package runs on the router: see the monitoring
+role's README). The alert webhooks point at the lab's sinks (`kasbah.lab.webhook`) instead of the campus's
+gateways. Everything started here is stopped by PID.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.parse
@@ -22,22 +26,28 @@ from typing import Any
 import yaml
 
 from kasbah import netns as nsmod
-from kasbah.lab import procs
-from kasbah.monitoring.exporters import ALERTMANAGER_PORT, BLACKBOX_PORT, PROMETHEUS_PORT
-from kasbah.render.monitoring import PROBE_JOBS
+from kasbah.lab import procs, webhook
+from kasbah.lab.state import LabState
+from kasbah.monitoring.exporters import ALERTMANAGER_PORT, BLACKBOX_PORT, FRR_EXPORTER_PORT, PROMETHEUS_PORT
+from kasbah.netns import FrrInstance
+from kasbah.plan.derive import Plan
+from kasbah.render.escape import yaml_single_quote
+from kasbah.render.monitoring import EDGE_ROUTERS_SD, PROBE_JOBS
 
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
+FRR_EXPORTER = "/usr/bin/prometheus-frr-exporter"
 LOOPBACK = "127.0.0.1"
 PROMETHEUS_URL = f"http://{LOOPBACK}:{PROMETHEUS_PORT}"
 ALERTMANAGER_URL = f"http://{LOOPBACK}:{ALERTMANAGER_PORT}"
 BLACKBOX_URL = f"http://{LOOPBACK}:{BLACKBOX_PORT}"
 """As seen from inside the monitoring namespace (where the rendered prometheus.yml and the role look for them)."""
 
-KEPT_TARGETS: frozenset[str] = frozenset(path for _, path in PROBE_JOBS)
-"""file_sd files the lab keeps as rendered: the WAN probe targets (file_sd/site/wan-paths.json, wan-regions.json).
-Every other file under file_sd/ (one per GPU pod; fabric, facility, energy) names hardware the lab does not have."""
+KEPT_TARGETS: frozenset[str] = frozenset({*(path for _, path in PROBE_JOBS), EDGE_ROUTERS_SD})
+"""file_sd files the lab keeps as rendered: the WAN probe targets (file_sd/site/wan-paths.json, wan-regions.json)
+and the edge routers' FRR exporters (edge-routers.json). Every other file under file_sd/ (one per GPU pod; fabric,
+facility, energy) names hardware the lab does not have."""
 EMPTY_TARGETS = "[]\n"
 
 START_TIMEOUT = 20.0
@@ -74,7 +84,57 @@ def lab_source(build_dir: Path, dest: Path) -> Path:
     for path in sorted((dest / "file_sd").rglob("*.json")):
         if f"file_sd/{path.relative_to(dest / 'file_sd').as_posix()}" not in KEPT_TARGETS:
             path.write_text(EMPTY_TARGETS, encoding="utf-8")
+    am = dest / "alertmanager.yml"
+    am.write_text(lab_alertmanager(am.read_text(encoding="utf-8")), encoding="utf-8")
     return dest
+
+
+def webhook_urls(alertmanager_yml: str) -> dict[str, list[str]]:
+    """Receiver name -> its webhook URLs, in the order written."""
+    data = yaml.safe_load(alertmanager_yml) or {}
+    return {
+        r["name"]: [w["url"] for w in r.get("webhook_configs") or []]
+        for r in data.get("receivers") or []
+        if r.get("webhook_configs")
+    }
+
+
+def lab_alertmanager(text: str) -> str:
+    """The rendered alertmanager.yml with every webhook URL on its owner's lab sink (path and query kept), nothing
+    else changed: the render writes each URL on its own `- url:` line under its receiver's `- name:`, so each is
+    replaced in place (comments stay), and the result is checked against the parsed original."""
+    expected = {}
+    for receiver, urls in webhook_urls(text).items():
+        owner = webhook.owner_of(receiver)
+        if owner is None:
+            raise ValueError(f"alertmanager.yml: receiver {receiver!r} is not <owner>-page or <owner>-ticket")
+        expected[receiver] = [webhook.lab_url(u, owner) for u in urls]
+    lines, receiver, in_receivers = [], None, False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("receivers:"):
+            in_receivers = True
+        elif in_receivers and (m := _RECEIVER_LINE.match(line)):
+            receiver = yaml.safe_load(m["name"])
+        elif in_receivers and receiver is not None and (m := _URL_LINE.match(line)):
+            owner = webhook.owner_of(receiver)
+            assert owner is not None
+            url = webhook.lab_url(yaml.safe_load(m["url"]), owner)
+            line = f"{m['lead']}{yaml_single_quote(url)}{m['end']}"
+        lines.append(line)
+    out = "".join(lines)
+    if webhook_urls(out) != expected:
+        raise ValueError("alertmanager.yml: cannot find every webhook URL on its own `- url:` line of its receiver")
+    return out
+
+
+_RECEIVER_LINE = re.compile(r"^  - name: (?P<name>\S.*?)\s*$")
+_URL_LINE = re.compile(r"^(?P<lead>\s+- url: )(?P<url>'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"|\S+)(?P<end>\s*)$")
+
+
+def sink_owners(source: Path) -> list[str]:
+    """Owners with at least one webhook in the lab's alertmanager.yml: each gets a sink."""
+    urls = webhook_urls((source / "alertmanager.yml").read_text(encoding="utf-8"))
+    return sorted({o for r in urls if (o := webhook.owner_of(r)) is not None}, key=webhook.OWNERS.index)
 
 
 def token_vars(source: Path) -> list[str]:
@@ -241,6 +301,65 @@ def stop(pids: dict[str, int]) -> None:
     """Stop the daemons `start` returned, by PID (absent ones are fine)."""
     for pid in pids.values():
         procs.stop_pid(pid)
+
+
+def _wait_http(netns: str, url: str, pid: int, log: Path, what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while procs.http_get(netns, url, timeout=2) is None:
+        if not nsmod.pid_alive(pid):
+            raise procs.ProcessError(f"{what} exited; {log}:\n{_tail(log)}")
+        if time.monotonic() > deadline:
+            raise procs.ProcessError(f"{what} did not answer {url} within {timeout:.0f} s; {log}:\n{_tail(log)}")
+        time.sleep(0.2)
+
+
+def frr_exporter_args(inst: FrrInstance, listen: str) -> list[str]:
+    """prometheus-frr-exporter (1.1.4) against one FRR instance: bgpd's state through its vty socket in the
+    instance's run directory (--frr.socket.dir-path); the bfd collector of 1.1.4 runs `vtysh -c 'show bfd peers
+    json'` whatever --frr.vtysh says, so vtysh is pointed at the same sockets; no ospfd, so no ospf collector."""
+    return [
+        FRR_EXPORTER,
+        f"--frr.socket.dir-path={inst.run_dir}",
+        f"--frr.vtysh.options=--vty_socket={inst.run_dir}",
+        "--no-collector.ospf",
+        f"--web.listen-address={listen}",
+    ]
+
+
+def start_frr_exporters(plan: Plan, state: LabState, instances: dict[str, FrrInstance]) -> dict[str, int]:
+    """One exporter per edge router, in its namespace on its loopback (the rendered scrape target), each recorded in
+    the state file as it starts; returns PIDs by router once each answers the monitoring namespace."""
+    from kasbah.plan.lab import CAMPUS_NODE
+
+    logs = Path(state.dir) / "logs"
+    pids: dict[str, int] = {}
+    for router in plan.edge.routers:
+        inst = instances[router.id]
+        listen = f"{router.loopback.split('/')[0]}:{FRR_EXPORTER_PORT}"
+        log = logs / f"frr-exporter-{router.id}.log"
+        pid = procs.start_daemon(frr_exporter_args(inst, listen), log, netns=inst.netns)
+        state.add_process(f"frr_exporter@{router.id}", pid, inst.netns, log, expect="prometheus-frr-exporter")
+        pids[router.id] = pid
+    for router in plan.edge.routers:
+        url = f"http://{router.loopback.split('/')[0]}:{FRR_EXPORTER_PORT}/metrics"
+        log = logs / f"frr-exporter-{router.id}.log"
+        _wait_http(state.netns(CAMPUS_NODE), url, pids[router.id], log, f"the FRR exporter of {router.id}")
+    return pids
+
+
+def start_sinks(state: LabState, netns: str, owners: list[str]) -> dict[str, int]:
+    """A webhook sink per owner in `netns` (where Alertmanager runs), each recorded in the state file as it starts."""
+    directory = Path(state.dir)
+    pids: dict[str, int] = {}
+    for owner in owners:
+        log = directory / "logs" / f"webhook-{owner}.log"
+        pid = procs.start_daemon(webhook.args(directory, owner), log, netns=netns)
+        state.add_process(f"webhook@{owner}", pid, netns, log, expect="kasbah.lab.webhook")
+        pids[owner] = pid
+    for owner in owners:
+        url = webhook.sink_url(owner) + webhook.READY_PATH
+        _wait_http(netns, url, pids[owner], directory / "logs" / f"webhook-{owner}.log", f"the {owner} webhook sink")
+    return pids
 
 
 def host_vars(netns: str, base: Path, source: Path, interpreter: Path) -> dict[str, object]:

@@ -10,6 +10,8 @@ Ports:
 - UFM Telemetry's example configuration binds its Prometheus endpoint to :9100, the port node_exporter already
   holds on the same host (domain reference 5c). The campus moves UFM Telemetry to 9110
   (`plugin_env_PROMETHEUS_ENDPOINT http://0.0.0.0:9110` in `launch_ibdiagnet_config.ini`), so the two never clash.
+- prometheus-frr-exporter 9342 is the upstream default; it runs on each edge router and listens on the router's
+  loopback (the address the rendered scrape targets name), reading bgpd's and bfdd's state.
 - The site's power, cooling and supply-meter telemetry is not a standard exporter. Kasbah defines the metrics it
   expects (`SITE_TELEMETRY`, prefixed `kasbah_`) and a port, 9840; whatever gateway the site runs (an EPMS/BMS
   bridge, a Modbus or SNMP exporter with relabelling) must serve exactly these names there.
@@ -32,6 +34,8 @@ SITE_TELEMETRY_PORT = 9840
 BLACKBOX_PORT = 9115
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
+FRR_EXPORTER_PORT = 9342
+"""prometheus-frr-exporter's default (`--web.listen-address=:9342`)."""
 
 DOMAIN_5A = "shared/reference/domain.md 5a (NVIDIA/dcgm-exporter etc/default-counters.csv) [P]"
 DOMAIN_5A_OFF = "shared/reference/domain.md 5a: commented out in default-counters.csv; kasbah.render.gpu enables it [P]"
@@ -39,6 +43,10 @@ DOMAIN_5C = "shared/reference/domain.md 5c (prometheus/node_exporter collector/i
 UFM_DOC = "shared/reference/domain.md 5c (NVIDIA UFM Telemetry, Prometheus Endpoint Support) [P]"
 BLACKBOX_SRC = "prometheus/blackbox_exporter prober/prober.go, prober/icmp.go [P]"
 PROMETHEUS_SRC = "Prometheus docs: jobs and instances (automatically generated series); alerting rules (ALERTS) [P]"
+FRR_EXPORTER_SRC = (
+    "tynany/frr_exporter 1.1.4 (Debian 12 prometheus-frr-exporter), collector/bgp.go and collector/bfd.go; names and "
+    "labels checked against FRR 8.4 in the lab [P]"
+)
 KASBAH_CONTRACT = "Kasbah site-telemetry contract (kasbah/monitoring/exporters.py): the site's gateway must serve it"
 
 
@@ -220,6 +228,38 @@ BLACKBOX = Exporter(
     ),
 )
 
+FRR = Exporter(
+    id="frr_exporter",
+    port=FRR_EXPORTER_PORT,
+    source="prometheus-frr-exporter on each edge router (Debian 12: 1.1.4), bgp and bfd collectors, ospf off",
+    metrics=(
+        _m(
+            "frr_bgp_peer_state",
+            "gauge",
+            "",
+            "State of the BGP session with a peer (1 Established, 0 any other state); labels peer, peer_as, local_as, "
+            "vrf, afi, safi.",
+            FRR_EXPORTER_SRC,
+        ),
+        _m("frr_bgp_peer_uptime_seconds", "gauge", "s", "How long the BGP session has been up.", FRR_EXPORTER_SRC),
+        _m(
+            "frr_bfd_peer_state",
+            "gauge",
+            "",
+            "State of the BFD session with a peer (1 up, 0 any other state); labels local, peer.",
+            FRR_EXPORTER_SRC,
+        ),
+        _m("frr_bfd_peer_count", "gauge", "", "Number of BFD peers.", FRR_EXPORTER_SRC),
+        _m(
+            "frr_collector_up",
+            "gauge",
+            "",
+            "Whether a collector's last query of FRR succeeded (label collector).",
+            FRR_EXPORTER_SRC,
+        ),
+    ),
+)
+
 PROMETHEUS = Exporter(
     id="prometheus",
     port=None,
@@ -278,7 +318,7 @@ SITE_TELEMETRY = Exporter(
     ),
 )
 
-EXPORTERS: tuple[Exporter, ...] = (NODE, DCGM, UFM, BLACKBOX, SITE_TELEMETRY, PROMETHEUS)
+EXPORTERS: tuple[Exporter, ...] = (NODE, DCGM, UFM, BLACKBOX, FRR, SITE_TELEMETRY, PROMETHEUS)
 
 
 def known_metrics() -> dict[str, Metric]:

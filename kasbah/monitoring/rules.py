@@ -73,6 +73,8 @@ class RuleGroup:
     file: str
     rules: tuple[Rule, ...]
     comment: str = ""
+    interval: str | None = None
+    """The group's own evaluation interval (None: Prometheus's global one, the spec's scrape interval)."""
 
 
 def _alert(
@@ -450,6 +452,89 @@ def wan_rules(plan: Plan) -> RuleGroup:
     )
 
 
+SESSION_INTERVAL = "1s"
+"""Scrape interval of the edge routers' FRR exporters and evaluation interval of the session rules. A cut is then
+seen by Prometheus at most 1 s after BFD declares it (BFD itself takes the plan's interval x multiplier, 300 ms in
+the examples), and fires at most 1 s later: with Alertmanager's 1 s group wait for these alerts the page leaves
+within about 3.5 s of the cut, inside the 10 s target. Each scrape is two vty queries per router (about 50 ms)."""
+BFD_DOWN_FOR = None
+"""No `for`: BFD has already waited its detection time (interval x multiplier) before it declared the peer down;
+a second wait here would only delay the page."""
+BGP_DOWN_FOR = "5s"
+"""A session lost without BFD noticing (a NOTIFICATION, an expired hold timer, a peer's admin shutdown): five
+evaluations, so a session reset by a configuration reload that comes straight back does not page."""
+SESSION_ALERTS = ("WanBfdDown", "WanBgpSessionDown")
+"""Alerts on the routers' own session state: they page first, and silence the probe alerts over the same cable
+(`kasbah.render.monitoring.INHIBIT_RULES`); Alertmanager routes them with a short group wait."""
+
+
+def wan_session_rules(plan: Plan) -> RuleGroup:
+    """BFD and BGP state of every planned edge session, from prometheus-frr-exporter on each edge router."""
+    campus = plan.campus
+    rules: list[Rule] = []
+    for router in plan.edge.routers:
+        for s in router.sessions:
+            labels = {
+                "campus": campus,
+                "edge_router": router.id,
+                "peer": s.peer_address,
+                "cable": s.cable,
+                "landing_station": s.landing_station,
+            }
+            rules.append(_record("kasbah:wan_session:info", "vector(1)", labels))
+    on = "on (campus, edge_router, peer) group_left (cable, landing_station) kasbah:wan_session:info"
+    rules += [
+        _alert(
+            "WanBfdDown",
+            f'(frr_bfd_peer_state{{job="frr"}} == 0) * {on}',
+            for_=BFD_DOWN_FOR,
+            severity="critical",
+            owner="wan",
+            summary="BFD to {{ $labels.landing_station }} over cable {{ $labels.cable }} is down on "
+            "{{ $labels.edge_router }}",
+            description="{{ $labels.edge_router }} lost BFD to its peer {{ $labels.peer }} at landing station "
+            "{{ $labels.landing_station }}: cable {{ $labels.cable }} (or its circuit) carries nothing, and BGP "
+            "has withdrawn its routes; traffic fails over to the next path. Call the carrier at "
+            "{{ $labels.landing_station }}. The path probes over the cable are silenced while this fires.",
+            names=("campus", "edge_router", "peer", "cable", "landing_station"),
+            comment="Pages within seconds of a cut: the router's own BFD state, scraped every "
+            f"{SESSION_INTERVAL}; WanPathDown and WanCableDown (the probes) stay as the second signal.",
+        ),
+        _alert(
+            "WanBgpSessionDown",
+            f'(frr_bgp_peer_state{{job="frr"}} == 0) * {on}',
+            for_=BGP_DOWN_FOR,
+            severity="critical",
+            owner="wan",
+            summary="BGP session to {{ $labels.landing_station }} over cable {{ $labels.cable }} is down on "
+            "{{ $labels.edge_router }}",
+            description="{{ $labels.edge_router }}'s BGP session with {{ $labels.peer }} (AS {{ $labels.peer_as }}) "
+            "at landing station {{ $labels.landing_station }} is not Established: no routes are learnt over cable "
+            "{{ $labels.cable }}. Silenced while BFD to the same peer is down (the cut pages once).",
+            names=("campus", "edge_router", "peer", "cable", "landing_station"),
+        ),
+        _alert(
+            "EdgeRouterExporterDown",
+            'up{job="frr"} == 0',
+            for_="2m",
+            severity="warning",
+            owner="monitoring",
+            summary="The FRR exporter on {{ $labels.edge_router }} ({{ $labels.instance }}) is down",
+            description="BGP and BFD state of {{ $labels.edge_router }} are not scraped: a cut of its cables pages "
+            "only through the path probes (WanPathDown, WanCableDown), about a minute later.",
+            names=("campus", "edge_router", "instance"),
+        ),
+    ]
+    return RuleGroup(
+        name="kasbah-wan-sessions",
+        file="wan-sessions.yml",
+        comment="BGP and BFD state of the edge routers' sessions (prometheus-frr-exporter), evaluated every "
+        f"{SESSION_INTERVAL} so that a cable cut pages in seconds.",
+        rules=tuple(rules),
+        interval=SESSION_INTERVAL,
+    )
+
+
 def power_rules(plan: Plan) -> RuleGroup:
     m = plan.monitoring
     campus = plan.campus
@@ -588,7 +673,14 @@ def power_rules(plan: Plan) -> RuleGroup:
 
 
 def rule_groups(plan: Plan) -> list[RuleGroup]:
-    return [node_rules(plan), gpu_rules(plan), fabric_rules(plan), wan_rules(plan), power_rules(plan)]
+    return [
+        node_rules(plan),
+        gpu_rules(plan),
+        fabric_rules(plan),
+        wan_rules(plan),
+        wan_session_rules(plan),
+        power_rules(plan),
+    ]
 
 
 def alerts(groups: list[RuleGroup]) -> list[Rule]:

@@ -21,7 +21,14 @@ import textwrap
 
 from kasbah.monitoring import exporters as ex
 from kasbah.monitoring.dashboards import dashboards
-from kasbah.monitoring.rules import OWNERS, RuleGroup, region_probe_targets, rule_groups
+from kasbah.monitoring.rules import (
+    OWNERS,
+    SESSION_ALERTS,
+    SESSION_INTERVAL,
+    RuleGroup,
+    region_probe_targets,
+    rule_groups,
+)
 from kasbah.plan.derive import Plan
 from kasbah.plan.hosts import nodes_per_rack, oob_blocks, pod_hosts
 from kasbah.render.escape import json_text, yaml_dump, yaml_quote, yaml_single_quote
@@ -31,6 +38,8 @@ PREFIX = "monitoring/"
 BLACKBOX_MODULE = "icmp_wan"
 LOOPBACK = "127.0.0.1"
 PROBE_JOBS = (("wan_path", "file_sd/site/wan-paths.json"), ("wan_region", "file_sd/site/wan-regions.json"))
+EDGE_ROUTERS_SD = "file_sd/site/edge-routers.json"
+"""The edge routers' FRR exporters: one target per router, its loopback on the exporter's port."""
 
 Files = dict[str, str]
 
@@ -115,6 +124,14 @@ def site_file_sd(plan: Plan) -> Files:
         for r in plan.edge.routers
         for s in r.sessions
     ]
+    edge_routers = [
+        (
+            {"campus": campus, "edge_router": r.id, "phase": r.phase},
+            [f"{r.loopback.split('/')[0]}:{ex.FRR_EXPORTER_PORT}"],
+        )
+        for r in plan.edge.routers
+        if r.loopback
+    ]
     routers: dict[str, list[str]] = {}
     for r in plan.edge.routers:
         for s in r.sessions:
@@ -137,6 +154,7 @@ def site_file_sd(plan: Plan) -> Files:
         f"{PREFIX}file_sd/site/energy.json": _group_json(energy),
         f"{PREFIX}file_sd/site/wan-paths.json": _group_json(paths),
         f"{PREFIX}file_sd/site/wan-regions.json": _group_json(regions),
+        f"{PREFIX}{EDGE_ROUTERS_SD}": _group_json(edge_routers),
     }
 
 
@@ -154,11 +172,14 @@ def prometheus_yml(plan: Plan) -> str:
         blackbox=f"{LOOPBACK}:{ex.BLACKBOX_PORT}",
         blackbox_module=BLACKBOX_MODULE,
         probe_jobs=PROBE_JOBS,
+        edge_routers_sd=EDGE_ROUTERS_SD,
+        session_interval=SESSION_INTERVAL,
         ports={
             "node": ex.NODE_EXPORTER_PORT,
             "dcgm": ex.DCGM_EXPORTER_PORT,
             "ufm": ex.UFM_TELEMETRY_PORT,
             "site": ex.SITE_TELEMETRY_PORT,
+            "frr": ex.FRR_EXPORTER_PORT,
         },
         self_jobs=(
             ("prometheus", f"{LOOPBACK}:{ex.PROMETHEUS_PORT}"),
@@ -194,6 +215,20 @@ INHIBIT_RULES: tuple[dict[str, object], ...] = (
         "equal": ["campus", "cable"],
     },
     {
+        "why": "An edge router that lost BFD to a landing station has paged for the cable: the probes over it, and "
+        "the BGP session BFD took down, would page or ticket the same cut again.",
+        "source": ['alertname="WanBfdDown"'],
+        "target": ['alertname=~"WanBgpSessionDown|WanPathDown|WanCableDown"'],
+        "equal": ["campus", "cable"],
+    },
+    {
+        "why": "A BGP session that is down (BFD still up, or without BFD) has paged for the cable: the probes over "
+        "it would page or ticket the same loss again.",
+        "source": ['alertname="WanBgpSessionDown"'],
+        "target": ['alertname=~"WanPathDown|WanCableDown"'],
+        "equal": ["campus", "cable"],
+    },
+    {
         "why": "A region that is unreachable silences its diversity alert.",
         "source": ['alertname="WanRegionUnreachable"'],
         "target": ['alertname="WanRegionDiversityLost"'],
@@ -219,6 +254,10 @@ INHIBIT_RULES: tuple[dict[str, object], ...] = (
     },
 )
 GROUP_BY = ("alertname", "campus", "hall", "pod", "cable", "region")
+FAST_PAGE = {"owner": "wan", "alerts": SESSION_ALERTS, "group_wait": "1s", "group_interval": "5s"}
+"""The session alerts page through their own route: a 1 s group wait (instead of 30 s) so the page leaves within
+seconds of the cut, and a 5 s group interval so a cut soon after an earlier one on the same cable (a group
+Alertmanager still holds) is not held back for minutes; a notification is only sent when the group changed."""
 
 
 def alertmanager_yml(plan: Plan) -> str:
@@ -234,6 +273,8 @@ def alertmanager_yml(plan: Plan) -> str:
         phase=plan.phase,
         owners=OWNERS,
         group_by=GROUP_BY,
+        fast=FAST_PAGE,
+        fast_matcher=_sq('alertname=~"' + "|".join(FAST_PAGE["alerts"]) + '"'),  # type: ignore[arg-type]
         inhibit_rules=inhibit,
         receivers={r.owner: r for r in plan.monitoring.receivers},
         receivers_note="An owner without a webhook in the spec (monitoring.receivers) gets a receiver with no "

@@ -247,6 +247,77 @@ def wan_cases(plan: Plan) -> list[Case]:
     ]
 
 
+def _frr(router: str, loopback: str) -> dict[str, str]:
+    """Target labels of an edge router's FRR exporter (file_sd/site/edge-routers.json)."""
+    return {"job": "frr", "instance": f"{loopback}:9342", "campus": CAMPUS, "edge_router": router, "phase": "phase1"}
+
+
+def session_cases(plan: Plan) -> list[Case]:
+    """BFD and BGP state as prometheus-frr-exporter 1.1.4 labels it, one scrape a second, as rendered."""
+    routers = {r.id: r for r in plan.edge.routers}
+    sessions = [(r.id, s) for r in plan.edge.routers for s in r.sessions]
+    (router, first), rest = sessions[0], sessions[1:]
+    target = _frr(router, routers[router].loopback.split("/")[0])
+
+    def bfd(edge: str, s) -> dict[str, str]:
+        return {**_frr(edge, routers[edge].loopback.split("/")[0]), "local": "100.64.0.254", "peer": s.peer_address}
+
+    def bgp(edge: str, s) -> dict[str, str]:
+        return {
+            **_frr(edge, routers[edge].loopback.split("/")[0]),
+            "afi": "ipv4",
+            "safi": "unicast",
+            "vrf": "default",
+            "local_as": str(plan.edge.asn),
+            "peer": s.peer_address,
+            "peer_as": "64999",
+        }
+
+    named = {"cable": first.cable, "landing_station": first.landing_station}
+    unplanned = {**bfd(router, first), "peer": "192.0.2.1"}  # a BFD peer the plan does not know (iBGP, say)
+    return [
+        Case(
+            "WanBfdDown",
+            [("frr_bfd_peer_state", bfd(router, first), "1x2 0x6")]
+            + [("frr_bfd_peer_state", bfd(e, s), "1x9") for e, s in rest],
+            [("2s", []), ("3s", [_alert({**bfd(router, first), **named}, 0)])],
+            interval="1s",
+            evaluation_interval="1s",
+            note="fires at the first evaluation that sees BFD down, named by its cable; the other sessions are up",
+        ),
+        Case(
+            "WanBfdDown",
+            [("frr_bfd_peer_state", unplanned, "0x9"), ("frr_bfd_peer_state", bfd(router, first), "1x9")],
+            [("5s", [])],
+            interval="1s",
+            evaluation_interval="1s",
+            note="a BFD peer that is no planned edge session does not page as a cable",
+        ),
+        Case(
+            "WanBgpSessionDown",
+            [("frr_bgp_peer_state", bgp(router, first), "1x2 0x9")]
+            + [("frr_bgp_peer_state", bgp(e, s), "1x11") for e, s in rest],
+            [("7s", []), ("8s", [_alert({**bgp(router, first), **named}, 0)])],
+            interval="1s",
+            evaluation_interval="1s",
+            note="down from 3 s, fires once it has held for 5 s",
+        ),
+        Case(
+            "WanBgpSessionDown",
+            [("frr_bgp_peer_state", bgp(router, first), "1 0x3 1x6")],
+            [("4s", []), ("8s", [])],
+            interval="1s",
+            evaluation_interval="1s",
+            note="a session reset that comes back within 5 s does not page",
+        ),
+        Case(
+            "EdgeRouterExporterDown",
+            [("up", target, "1 0x5"), ("up", _frr("edge9", "10.0.0.9"), "1x6")],
+            [("1m", []), ("4m", [_alert(target, 0)])],
+        ),
+    ]
+
+
 def _facility(hall: str) -> dict[str, str]:
     return {
         "job": "facility",
@@ -336,4 +407,11 @@ def power_cases(plan: Plan) -> list[Case]:
 
 
 def all_cases(plan: Plan) -> list[Case]:
-    return node_cases(plan) + gpu_cases(plan) + fabric_cases(plan) + wan_cases(plan) + power_cases(plan)
+    return (
+        node_cases(plan)
+        + gpu_cases(plan)
+        + fabric_cases(plan)
+        + wan_cases(plan)
+        + session_cases(plan)
+        + power_cases(plan)
+    )
