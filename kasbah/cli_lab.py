@@ -226,10 +226,18 @@ def restore(cable: Annotated[str, typer.Argument(help="A cable cut with `kasbah 
 @lab_app.command("drill")
 def drill(
     cable: Annotated[str | None, typer.Argument(help="Default: the cable the first region prefers.")] = None,
-    no_alert: Annotated[bool, typer.Option("--no-alert", help="Do not wait (~1.5 min) for the alert.")] = False,
+    no_alert: Annotated[bool, typer.Option("--no-alert", help="Do not wait for the probe alert.")] = False,
+    interconnect: Annotated[
+        bool,
+        typer.Option(
+            "--interconnect/--no-interconnect", help="Then cut each edge interconnect link: regions stay reachable."
+        ),
+    ] = True,
 ) -> None:
-    """Cut a cable a region prefers, time the failover, wait for the path-down alert, restore, time the return."""
+    """Cut a cable a region prefers: time the failover and the page, restore, time the return; then cut each edge
+    interconnect link in turn and check iBGP stays up and every region answers."""
     from kasbah.lab import checks
+    from kasbah.lab import interconnect as edge_links
 
     state, plan = _lab()
     if state.cuts:
@@ -267,7 +275,18 @@ def drill(
         console.print(styled((e, "red")))
     if slow:
         console.print(styled((f"failover slower than {FAILOVER_TARGET_S:g} s", "red")))
-    if slow or result.errors:
+    link_errors: list[str] = []
+    if interconnect and not result.errors:
+        for cut in edge_links.check(plan, state, say=lambda m: console.print(m, markup=False)):
+            console.print(
+                f"interconnect {cut.link}: OSPF down {fmt(cut.ospf_down_s)}, iBGP sessions lost "
+                f"{len(cut.ibgp_lost)}, longest region gap {fmt(cut.worst_gap_s)}, back {fmt(cut.restore_s)}",
+                markup=False,
+            )
+            link_errors += cut.errors
+        for e in link_errors:
+            console.print(styled((e, "red")))
+    if slow or result.errors or link_errors:
         raise typer.Exit(1)
     paged = "" if result.page_s is None else f", the page within {checks.PAGE_TARGET_S:g} s"
     console.print(styled(("drill passed", "green"), f": failover within {FAILOVER_TARGET_S:g} s{paged}"))

@@ -467,7 +467,10 @@ def test_an_unknown_alert_owner_is_a_located_error(stacks: Path) -> None:
     edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {receivers: {netwrok: {page_url: 'https://p.dc/x'}}}")
     result = CliRunner().invoke(app, ["validate", str(stacks / "phase1.yaml")])
     assert result.exit_code == 1, result.output
-    assert "campus.yaml:73:" in result.output and "(monitoring.receivers.netwrok)" in result.output
+    line = 1 + (stacks / "campus.yaml").read_text().splitlines().index(
+        next(t for t in (stacks / "campus.yaml").read_text().splitlines() if "netwrok" in t)
+    )
+    assert f"campus.yaml:{line}:" in result.output and "(monitoring.receivers.netwrok)" in result.output
     assert "use one of: compute, fabric, wan, facility, energy, monitoring" in result.output
 
 

@@ -45,13 +45,16 @@ JUNK = {
 
 
 def pick_router(plan: Plan) -> EdgeRouter:
-    """The router whose cables win different regions: the one where the per-region policy shows."""
+    """A router whose cables win different regions, where the per-region policy shows most; else one with several
+    sessions, whose per-region local-preferences still rank its cables."""
     for router in plan.edge.routers:
         cables = {s.cable for s in router.sessions}
         winners = {next(p.cable for p in r.preference if p.cable in cables) for r in plan.edge.regions}
         if len(winners) > 1:
             return router
-    raise AssertionError("no edge router of phase 1 has cables that win different regions")
+    several = [r for r in plan.edge.routers if len(r.sessions) > 1]
+    assert several, "no edge router of phase 1 has two sessions: the per-region policy cannot show"
+    return several[0]
 
 
 def expected_best(plan: Plan, router: EdgeRouter) -> dict[str, tuple[str, int, dict[str, int]]]:
