@@ -201,6 +201,7 @@ def run_steps(
             return StepRun(step.name, "no-lab-host", detail=f"--limit {hosts}: not in the lab")
         if not replace and previous.get(step.urn) == step.fingerprint():
             return StepRun(step.name, "unchanged")
+        say(f"step {step.name}: {step.create}")
         log = logs / f"{phase}-{step.name}.log"
         env = {**os.environ, **extra_env, **step.environment}
         start = time.monotonic()
@@ -226,7 +227,6 @@ def run_steps(
                     done[urn] = "blocked"
                     del pending[urn]
                 elif all(s is not None for s in states):
-                    say(f"step {step.name}: {step.create}")
                     running[pool.submit(execute, step)] = step
                     del pending[urn]
             if not running:
