@@ -127,7 +127,12 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
         say(f"namespaces: {len(plan.lab.nodes)}, links: {len(plan.lab.links)}")
         network.build(plan, state)
         step = "start FRR"
-        passwords = {s.password_var: secrets.token_hex(12) for r in plan.edge.routers for s in r.sessions}
+        # One source of truth for the lab's secrets: what the newest stack requires (every session password, every
+        # webhook token); earlier stacks require a subset. The stand-ins need the passwords before any step runs.
+        from kasbah.pulumi_program import required_secrets
+
+        vault = LabVault(directory)
+        passwords = vault.for_stack(required_secrets(plan))
         network.start_routers(plan, state, passwords)
         say(f"FRR: {len(state.frr)} routers")
         step = "start the S3 endpoint"
@@ -141,9 +146,6 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
         labmon.start_frr_exporters(plan, state, network.frr_instances(state))
         labmon.start_sinks(state, campus_ns, labmon.sink_owners(source))
         step = "deploy the phase stacks' on-premises steps"
-        vault = LabVault(directory)
-        vault.add({s.password_var: passwords[s.password_var] for r in plan.edge.routers for s in r.sessions})
-        vault.add({var: secrets.token_hex(12) for var in labmon.token_vars(source)})
         for summary in plan.phases:
             phase_spec = spec if summary.id == plan.phase else Path(summary.file)
             deploy(phase_spec, state, say, vault=vault)
@@ -211,9 +213,10 @@ class LabVault:
         return {k: fixed.get(k) or self.values[k] for k in keys}
 
 
-def _overlay(plan: Plan, state: LabState, source: Path) -> Path:
+def _overlay(plan: Plan, state: LabState, source: Path) -> tuple[Path, set[str]]:
     """The lab's inventory layer for one phase's steps: how Ansible reaches each router and the monitoring host
-    inside its namespace, and where each host keeps its phase record (namespaces share one filesystem)."""
+    inside its namespace, and where each host keeps its phase record (namespaces share one filesystem). Returns
+    the overlay and the hosts and groups it gives the lab (what a step's --limit must stay within)."""
     directory = Path(state.dir)
     instances = network.frr_instances(state)
     edges = {}
@@ -245,7 +248,8 @@ def _overlay(plan: Plan, state: LabState, source: Path) -> Path:
     path = directory / "overlays" / f"{plan.phase}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(inventory, sort_keys=True), encoding="utf-8")
-    return path
+    groups = inventory["all"]["children"]
+    return path, set(groups) | {h for g in groups.values() for h in g["hosts"]}
 
 
 def kasbah_command() -> str:
@@ -283,9 +287,7 @@ def deploy(spec: Path, state: LabState, say: Say, *, vault: LabVault | None = No
         kasbah_command=kasbah_command(),
     )
     source = labmon.lab_source(build_root / plan.phase, directory / "monitoring-source" / plan.phase)
-    overlay = _overlay(plan, state, source)
-    lab_hosts = {"edge_routers", "monitoring"} | {r.id for r in plan.edge.routers}
-    lab_hosts |= {h.name for h in plan.service_hosts if h.role == "monitoring"}
+    overlay, lab_hosts = _overlay(plan, state, source)
     say(f"stack {plan.phase}: {len(steps)} steps registered by the program (under the mocks)")
     try:
         run = stack.run_steps(

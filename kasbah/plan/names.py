@@ -358,19 +358,9 @@ class _Check:
             space.add(group_name("pod", pod.id), o.of(o.pods, pod.id, f"pod '{pod.id}'"))
             space.add(group_name("sku", pod.sku), o.of(o.skus, pod.sku, f"SKU '{pod.sku}'"))
         self._report(space)
-        for name, source in space.names.values():
-            if not _IDENT.match(name):
-                self.out.append(
-                    limit_finding(
-                        "names.invalid",
-                        "inventory group",
-                        name,
-                        "is not an identifier (letters, digits and '_', not starting with a digit)",
-                        source,
-                        o.campus_doc,
-                        "use ids of letters, digits and '-'",
-                    )
-                )
+        self._identifiers(
+            space, "inventory group", "is not an identifier (letters, digits and '_', not starting with a digit)"
+        )
         return space
 
     def _hosts_vs_groups(self, hosts: Space, groups: Space) -> None:
@@ -397,14 +387,18 @@ class _Check:
                 path: Path = ("monitoring", "receivers", rec.owner, "token_var")
                 space.add(rec.token_var, Source.at(f"the webhook token of '{rec.owner}'", self.o.campus_doc, path))
         self._report(space)
+        self._identifiers(space, "vault variable", "is not an identifier")
+
+    def _identifiers(self, space: Space, what: str, problem: str) -> None:
+        """Names Ansible takes as identifiers (groups, variables): a `names.invalid` finding for each that is not."""
         for name, source in space.names.values():
             if not _IDENT.match(name):
                 self.out.append(
                     limit_finding(
                         "names.invalid",
-                        "vault variable",
+                        what,
                         name,
-                        "is not an identifier",
+                        problem,
                         source,
                         self.o.campus_doc,
                         "use ids of letters, digits and '-'",
