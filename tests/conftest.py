@@ -57,3 +57,9 @@ def phase_guard_vars(plan: Plan, state_dir: Path) -> dict[str, object]:
         "kasbah_phase_order": [p.id for p in plan.phases].index(plan.phase) + 1,
         "phase_guard_state_dir": str(state_dir),
     }
+
+
+CAMPUS_TEXT_STOCK = (REPO / "stacks" / "campus.yaml").read_text(encoding="utf-8")
+STOCK_MONITORING = CAMPUS_TEXT_STOCK[CAMPUS_TEXT_STOCK.index("\nmonitoring:") + 1 :].rstrip("\n")
+"""The example campus's monitoring section (its last), so a test can replace it whole or append after it."""
+assert all(line[:1] in (" ", "#") for line in STOCK_MONITORING.splitlines()[1:]), "monitoring must be the last section"

@@ -29,7 +29,7 @@ from kasbah.spec.campus import Campus
 from kasbah.spec.load import MAX_CHAIN, load_spec, validation_findings
 from kasbah.spec.phase import Phase
 from kasbah.yamlsource import parse_text
-from tests.conftest import REPO, edit
+from tests.conftest import REPO, STOCK_MONITORING, edit
 
 CAMPUS_TEXT = (REPO / "stacks" / "campus.yaml").read_text(encoding="utf-8")
 PHASE_TEXT = (REPO / "stacks" / "phase1.yaml").read_text(encoding="utf-8")
@@ -67,21 +67,21 @@ PORT_FIELDS: list[tuple[str, str, str, str, str]] = [
     ),
     (
         "campus",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {{energy_telemetry: 'energy.casablanca-ai.internal:{port}'}}",
         "monitoring.energy_telemetry",
         "",
     ),
     (
         "campus",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {{receivers: {{wan: {{page_url: 'https://pager.example:{port}/hook'}}}}}}",
         "monitoring.receivers.wan.page_url",
         "",
     ),
     (
         "campus",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {{receivers: {{fabric: {{ticket_url: 'http://10.0.0.9:{port}'}}}}}}",
         "monitoring.receivers.fabric.ticket_url",
         "",
@@ -200,7 +200,7 @@ def _all_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any
 )
 def test_hosts(host: str, bad: bool) -> None:
     assert (host_problem(host) is not None) == bad
-    text = CAMPUS_TEXT.replace("monitoring: {}", f"monitoring: {{energy_telemetry: '{host}:9100'}}", 1)
+    text = CAMPUS_TEXT.replace(STOCK_MONITORING, f"monitoring: {{energy_telemetry: '{host}:9100'}}", 1)
     assert bool(errors_at(findings_of(text), "monitoring.energy_telemetry")) == bad
 
 
@@ -425,30 +425,30 @@ CLI_CASES = [
     # (file, old, new, code, spec path)
     (
         "campus.yaml",
-        "monitoring: {}",
-        "monitoring: {}\nlab: {hub_asn_base: 4294967290}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {hub_asn_base: 4294967290}",
         "names.asn-range",
         "lab.hub_asn_base",
     ),
     (
         "campus.yaml",
-        "monitoring: {}",
-        "monitoring: {}\nlab: {hub_asn_base: 64600}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {hub_asn_base: 64600}",
         "names.duplicate-asn",
         "lab.hub_asn_base",
     ),
     (
         "campus.yaml",
-        "monitoring: {}",
-        "monitoring: {}\nlab: {hub_asn_base: 65530}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {hub_asn_base: 65530}",
         "names.asn-reserved",
         "lab.hub_asn_base",
     ),
     ("campus.yaml", "fabric_base: 4200010000", "fabric_base: 65104", "names.duplicate-asn", "asns.fabric_base"),
     (
         "campus.yaml",
-        "monitoring: {}",
-        "monitoring: {}\nlab: {links: 0.0.0.0/24}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {links: 0.0.0.0/24}",
         "addresses.lab-links-unusable",
         "lab.links",
     ),
@@ -461,7 +461,7 @@ CLI_CASES = [
     ),
     (
         "campus.yaml",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {energy_telemetry: 'e.internal:70000'}",
         "spec.value-error",
         "monitoring.energy_telemetry",

@@ -31,7 +31,7 @@ from kasbah.render import frr
 from kasbah.spec.campus import Campus
 from kasbah.spec.load import validation_findings
 from kasbah.yamlsource import parse_text
-from tests.conftest import REPO, edit
+from tests.conftest import REPO, STOCK_MONITORING, edit
 
 CAMPUS_TEXT = (REPO / "stacks" / "campus.yaml").read_text(encoding="utf-8")
 EXAMPLE = Campus.model_validate(parse_text(CAMPUS_TEXT, "campus.yaml").data)
@@ -316,22 +316,22 @@ CLI_CASES = [
         "0.0.0.0/0",
     ),
     (
-        "monitoring: {}",
-        "monitoring: {}\nlab: {links: 0.0.0.0/24}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {links: 0.0.0.0/24}",
         "addresses.lab-links-unusable",
         "lab.links",
         "0.0.0.0/24",
     ),
     (
-        "monitoring: {}",
-        "monitoring: {}\nlab: {links: 10.68.0.0/24}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {links: 10.68.0.0/24}",
         "addresses.lab-links-overlap",
         "lab.links",
         "10.68.0.0/24",
     ),
     (
-        "monitoring: {}",
-        "monitoring: {}\nlab: {links: 198.18.0.0/24}",
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\nlab: {links: 198.18.0.0/24}",
         "addresses.lab-links-overlap",
         "lab.links",
         "198.18.0.0/24",

@@ -32,7 +32,7 @@ from kasbah.ansible_run import RunReport, run
 from kasbah.lab import monitoring as mon
 from kasbah.lab import procs, webhook
 from kasbah.render import render, write
-from tests.conftest import REPO, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, plan_of
 
 BINARIES = (mon.PROMETHEUS, mon.ALERTMANAGER, mon.BLACKBOX, "/usr/bin/promtool", "/usr/bin/amtool")
 pytestmark = [
@@ -121,9 +121,9 @@ def lab() -> Iterator[Lab]:
     stacks = work / "stacks"
     shutil.copytree(REPO / "stacks", stacks)
     campus = (stacks / "campus.yaml").read_text(encoding="utf-8")
-    assert "monitoring: {}" in campus
+    assert STOCK_MONITORING in campus
     receivers = f"{{compute: {{page_url: 'http://127.0.0.1:9/page', token_var: {TOKEN_VAR}}}}}"
-    campus = campus.replace("monitoring: {}", f"monitoring: {{receivers: {receivers}}}")
+    campus = campus.replace(STOCK_MONITORING, f"monitoring: {{receivers: {receivers}}}")
     (stacks / "campus.yaml").write_text(campus, encoding="utf-8")
     plan, findings = plan_of(stacks / "phase1.yaml")
     assert plan is not None, findings

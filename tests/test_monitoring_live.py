@@ -37,7 +37,7 @@ import yaml
 
 from kasbah.monitoring import exporters as ex
 from kasbah.render import monitoring, write
-from tests.conftest import REPO, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, plan_of
 
 BINARIES = {
     "prometheus": "/usr/bin/prometheus",
@@ -411,8 +411,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         f"wan: {{page_url: 'http://127.0.0.1:{webhook.port}/wan/page', token_var: {TOKEN_VAR}}}}}"
     )
     campus = (stacks / "campus.yaml").read_text()
-    assert "monitoring: {}" in campus
-    (stacks / "campus.yaml").write_text(campus.replace("monitoring: {}", f"monitoring: {{receivers: {receivers}}}"))
+    assert STOCK_MONITORING in campus
+    (stacks / "campus.yaml").write_text(campus.replace(STOCK_MONITORING, f"monitoring: {{receivers: {receivers}}}"))
     plan, findings = plan_of(stacks / "phase1.yaml")
     assert plan is not None, findings
     names = ("prometheus", "alertmanager", "node_exporter", "blackbox")

@@ -46,7 +46,7 @@ from kasbah.plan.names import (
     step_names,
 )
 from kasbah.spec.load import load_spec
-from tests.conftest import REPO, edit, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
 ENV = {"KASBAH_WIDTH": "400", "NO_COLOR": "1"}
 ID = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
@@ -190,7 +190,7 @@ CASES: list[dict[str, object]] = [
         edits=[
             (
                 "campus.yaml",
-                "monitoring: {}",
+                STOCK_MONITORING,
                 "monitoring: {receivers: {wan: {token_var: vault_bgp_password_edge1_mtwa_north}}}",
             )
         ],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kasbah.findings import Level
-from tests.conftest import REPO, codes, edit, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, codes, edit, plan_of
 
 # (file, old text, new text, expected code, expected level, line the finding must point at or None)
 CASES = [
@@ -238,8 +238,8 @@ def test_planning_is_deterministic() -> None:
 def test_campus_catalog_override_adds_a_sku(stacks: Path) -> None:
     edit(
         stacks / "campus.yaml",
-        "monitoring: {}",
-        "monitoring: {}\ncatalog:\n  systems:\n    gb200-nvl36x2:\n      name: test system\n      vendor: nvidia\n"
+        STOCK_MONITORING,
+        STOCK_MONITORING + "\ncatalog:\n  systems:\n    gb200-nvl36x2:\n      name: test system\n      vendor: nvidia\n"
         "      unit: rack\n      gpus_per_unit: 72\n      compute_trays_per_unit: 18\n      nvlink_domain_gpus: 36\n"
         "      unit_power_kw: 130\n      cooling: liquid\n      units_per_rack: 1\n      compute_nics_per_unit: 72\n"
         "      compute_nic_gbps: 400\n      compute_nic: ConnectX-7\n      storage_ports_per_unit: 36\n"

@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from kasbah.plan.hosts import oob_blocks, pod_hosts
-from tests.conftest import REPO, edit, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
 
 def _plan(name: str):
@@ -74,7 +74,7 @@ def test_monitoring_thresholds_come_from_the_spec_and_the_cumulative_budget(stac
     assert (m.power_budget_mw, m.power_warning_mw, m.power_basis) == (200.0, 180.0, "facility")
     assert m.pue_alert_above == round(m.design_pue + 0.1, 3)
     edit(
-        stacks / "campus.yaml", "monitoring: {}", "monitoring: {power_budget_warning: 0.8, xid_critical: [79, 48, 79]}"
+        stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {power_budget_warning: 0.8, xid_critical: [79, 48, 79]}"
     )
     plan, _ = plan_of(stacks / "phase2.yaml")
     assert plan is not None
@@ -124,7 +124,7 @@ def test_telemetry_endpoints_come_from_the_spec_or_the_campus_zone(stacks: Path)
     }
     assert m.energy_telemetry == "energy.casablanca-ai.internal:9840"
     edit(stacks / "phase1.yaml", 'oversubscription: "1:1"}', 'oversubscription: "1:1", telemetry: ufm1.dc:9110}')
-    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {energy_telemetry: meters.dc:9840}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {energy_telemetry: meters.dc:9840}")
     edit(stacks / "phase2.yaml", "  - id: h3\n", "  - id: h3\n    telemetry: gw-h3.dc:9840\n")
     plan, findings = plan_of(stacks / "phase2.yaml")
     assert plan is not None, findings
@@ -135,7 +135,7 @@ def test_telemetry_endpoints_come_from_the_spec_or_the_campus_zone(stacks: Path)
 
 
 def test_a_malformed_telemetry_endpoint_is_a_located_error(stacks: Path) -> None:
-    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {energy_telemetry: 'meters dc'}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {energy_telemetry: 'meters dc'}")
     from kasbah.findings import SpecError
 
     try:

@@ -16,7 +16,7 @@ from tests.conftest import REPO, edit
 
 runner = CliRunner()
 ENV = {"KASBAH_WIDTH": "120", "NO_COLOR": "1"}
-SECRETS1 = {f"kasbah:{k}": PLACEHOLDER for k in ("s3AccessKey", "s3SecretKey")} | {
+SECRETS1 = {f"kasbah:{k}": PLACEHOLDER for k in ("s3AccessKey", "s3SecretKey", "vault_alert_token_wan")} | {
     f"kasbah:vault_bgp_password_{r}_{c}": PLACEHOLDER
     for r, c in (("edge1", "mtwa_north"), ("edge1", "mtwa_south"), ("edge2", "atlas_offshore"), ("edge2", "seamewe_3"))
 }

@@ -9,7 +9,7 @@ from components.scopes import scope_files
 from kasbah import render
 from kasbah.plan.derive import Plan
 from tests._pulumi import planned, previewed
-from tests.conftest import REPO, edit, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
 
 def triggers(spec: Path, root: Path | None = REPO) -> dict[str, str]:
@@ -71,7 +71,7 @@ def test_a_peer_asn_reruns_only_the_router_carrying_that_session(stacks: Path) -
 
 def test_a_monitoring_threshold_reruns_monitoring_only(stacks: Path) -> None:
     before = triggers(stacks / "phase1.yaml")
-    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {gpu_temp_warning_c: 78}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {gpu_temp_warning_c: 78}")
     assert changed(before, triggers(stacks / "phase1.yaml")) == {"monitoring"}
 
 

@@ -26,7 +26,7 @@ from kasbah.monitoring.promql import label_values_metric, metric_names
 from kasbah.monitoring.rules import OWNERS, SESSION_ALERTS, SESSION_INTERVAL, alerts, recorded, rule_groups
 from kasbah.plan.derive import Plan
 from kasbah.render import monitoring, write
-from tests.conftest import REPO, edit, plan_of
+from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 from tests.promtool.cases import all_cases
 from tests.promtool.harness import RuleIndex, expected_alert, promtool_files
 
@@ -154,7 +154,7 @@ def test_ufm_telemetry_is_moved_off_node_exporters_port() -> None:
 def test_thresholds_come_from_the_spec(stacks: Path) -> None:
     edit(
         stacks / "campus.yaml",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {gpu_temp_warning_c: 74, gpu_temp_critical_c: 83.5,"
         " xid_critical: [79, 48], power_budget_warning: 0.8, pue_margin: 0.05}",
     )
@@ -186,7 +186,7 @@ def test_thresholds_come_from_the_spec(stacks: Path) -> None:
 def test_bad_monitoring_spec_renders_nothing(
     stacks: Path, tmp_path: Path, field: str, value: str, fragment: str
 ) -> None:
-    edit(stacks / "campus.yaml", "monitoring: {}", f"monitoring: {{{field}: {value}}}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, f"monitoring: {{{field}: {value}}}")
     out = tmp_path / "build"
     result = CliRunner().invoke(
         app, ["render", str(stacks / "phase1.yaml"), "--out", str(out)], env={"KASBAH_WIDTH": "200", "NO_COLOR": "1"}
@@ -439,7 +439,7 @@ def test_recording_rules_compute_what_the_dashboards_and_alerts_read(built: dict
 def test_receivers_from_the_spec_become_webhooks_with_token_files(stacks: Path, tmp_path: Path) -> None:
     edit(
         stacks / "campus.yaml",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {receivers: {wan: {page_url: 'https://pager.dc/wan', ticket_url: 'https://tickets.dc/wan', "
         "token_var: vault_pager_token}, energy: {ticket_url: 'https://tickets.dc/energy'}}}",
     )
@@ -464,7 +464,7 @@ def test_receivers_from_the_spec_become_webhooks_with_token_files(stacks: Path, 
 
 
 def test_an_unknown_alert_owner_is_a_located_error(stacks: Path) -> None:
-    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {receivers: {netwrok: {page_url: 'https://p.dc/x'}}}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {receivers: {netwrok: {page_url: 'https://p.dc/x'}}}")
     result = CliRunner().invoke(app, ["validate", str(stacks / "phase1.yaml")])
     assert result.exit_code == 1, result.output
     line = 1 + (stacks / "campus.yaml").read_text().splitlines().index(

@@ -9,7 +9,7 @@ import pytest
 from kasbah.findings import Level, SpecError
 from kasbah.spec.load import load_spec
 from kasbah.yamlsource import parse_text
-from tests.conftest import edit
+from tests.conftest import STOCK_MONITORING, edit
 
 
 def errors_of(path: Path) -> list:
@@ -140,7 +140,7 @@ def test_follows_must_name_a_phase(stacks: Path) -> None:
 
 
 def test_monitoring_thresholds_must_be_ordered(stacks: Path) -> None:
-    edit(stacks / "campus.yaml", "monitoring: {}", "monitoring: {gpu_temp_warning_c: 90, gpu_temp_critical_c: 85}")
+    edit(stacks / "campus.yaml", STOCK_MONITORING, "monitoring: {gpu_temp_warning_c: 90, gpu_temp_critical_c: 85}")
     (f,) = errors_of(stacks / "phase1.yaml")
     assert f.path == "monitoring" and "must be below gpu_temp_critical_c" in f.message
     assert f.file and f.file.endswith("campus.yaml") and f.line

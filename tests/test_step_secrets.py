@@ -20,7 +20,7 @@ from kasbah import render
 from kasbah.plan.derive import Plan
 from kasbah.preview import PLACEHOLDER, PreviewResult, preview_config, run_program
 from kasbah.pulumi_program import ProgramError, load_plan, required_secrets
-from tests.conftest import REPO, edit
+from tests.conftest import REPO, STOCK_MONITORING, edit
 
 VAULT = re.compile(r"\bvault_\w+")
 RECEIVERS = (
@@ -91,8 +91,8 @@ CASES = [
 def test_every_step_carries_exactly_the_secrets_its_scope_references(
     phase: str, receivers: bool, stacks: Path, tmp_path: Path
 ) -> None:
-    if receivers:
-        edit(stacks / "campus.yaml", "monitoring: {}", RECEIVERS)
+    # The example campus pages the WAN owner; both a campus with every owner's receiver and one with none.
+    edit(stacks / "campus.yaml", STOCK_MONITORING, RECEIVERS if receivers else "monitoring: {}")
     result, plan = deploy(stacks / f"{phase}.yaml", tmp_path / "build")
     steps = [r for r in result.resources if r.type == "command:local:Command"]
     assert steps
@@ -139,7 +139,7 @@ def test_nothing_is_written_when_a_secret_is_missing(tmp_path: Path) -> None:
 def test_a_token_variable_outside_vault_is_refused(stacks: Path, tmp_path: Path) -> None:
     edit(
         stacks / "campus.yaml",
-        "monitoring: {}",
+        STOCK_MONITORING,
         "monitoring: {receivers: {wan: {page_url: 'https://p.dc/x', token_var: pager_token}}}",
     )
     spec = stacks / "phase1.yaml"
