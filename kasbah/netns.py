@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -74,11 +75,13 @@ def delete_namespace(name: str) -> None:
         run(["ip", "netns", "delete", name])
 
 
-def add_veth(ns_a: str, if_a: str, cidr_a: str, ns_b: str, if_b: str, cidr_b: str) -> None:
-    """A veth pair between two namespaces, each end addressed (`100.64.0.0/31`) and up."""
+def add_veth(ns_a: str, if_a: str, cidr_a: str | None, ns_b: str, if_b: str, cidr_b: str | None) -> None:
+    """A veth pair between two namespaces, both ends up; each end addressed (`100.64.0.0/31`) unless its cidr is None
+    (a router whose own config puts the address there)."""
     run(["ip", "link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b])
     for ns, ifname, cidr in ((ns_a, if_a, cidr_a), (ns_b, if_b, cidr_b)):
-        add_address(ns, ifname, cidr)
+        if cidr is not None:
+            add_address(ns, ifname, cidr)
         run(["ip", "link", "set", ifname, "up"], netns=ns)
 
 
@@ -192,11 +195,24 @@ class FrrInstance:
             path = self.config_dir / f"{daemon}.conf"
             path.write_text("", encoding="utf-8")
             _chown_frr(path)
+        # FRR's `daemons` file as Debian's package has it, saying which daemons this instance runs (zebra always
+        # does): the wan_edge role enables what its render needs there, and finds these already on.
+        lines = [f"{d}=yes" for d in self.daemons if d != "zebra"]
+        daemons_file = self.config_dir / "daemons"
+        daemons_file.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        daemons_file.chmod(0o640)  # frr:frr 0640, as Debian's package installs it
+        _chown_frr(daemons_file)
         if config is not None:  # it may hold session passwords: readable by frr only, as the wan_edge role writes it
             self.config_file.touch(mode=0o640)
             self.config_file.chmod(0o640)
             self.config_file.write_text(config, encoding="utf-8")
             _chown_frr(self.config_file)
+
+    def restart_command(self) -> str:
+        """What the wan_edge role runs if it had to enable a daemon: this instance was started with a fixed set of
+        daemons, so a render needing another one fails loudly here instead of loading a config nothing runs."""
+        message = f"FRR in {self.netns} runs {' '.join(self.daemons)} only; start it again with the daemons needed"
+        return shlex.join(["sh", "-c", f"echo {shlex.quote(message)} >&2; exit 1"])
 
     def start(self, config: str | None = None, timeout: float = 10) -> None:
         """Start the daemons in the namespace and load `config` (integrated syntax) when given."""

@@ -215,6 +215,12 @@ def test_vars_file_lists_passwords_and_peers(phase: str) -> None:
             {"address": s.peer_address, "asn": s.peer_asn, "cable": s.cable, "landing_station": s.landing_station}
             for s in r.sessions
         ]
+        # every protocol block of the config has its daemon enabled by the role (zebra always runs)
+        text = files(phase)[f"frr/{r.id}.conf.j2"]
+        needed = {f"{m}d" for m in re.findall(r"^router (bgp|ospf)\b", text, re.M)}
+        needed |= {"bfdd"} if re.search(r"^bfd$", text, re.M) else set()
+        assert needed == {"bgpd", "ospfd", "bfdd"}
+        assert set(data["wan_edge_daemons"]) == needed
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -319,23 +325,32 @@ def test_ospf_runs_on_the_planned_interconnect_and_the_loopback_only(phase: str,
     p = plan(phase)
     text = files(phase)[f"frr/{router}.conf.j2"]
     mine = sorted(
-        ((i.a_if, i.b) if i.a == router else (i.b_if, i.a) for i in p.edge.interconnects_of(router)),
+        (
+            (i.a_if, i.b, i.a_address) if i.a == router else (i.b_if, i.a, i.b_address)
+            for i in p.edge.interconnects_of(router)
+        ),
         key=lambda x: int(x[0][2:]),
     )
     assert mine, f"{router} has no interconnect"
     interfaces = {st[0].split()[1]: st[1:] for st in blocks(text, "interface ")}
-    assert list(interfaces) == [ifname for ifname, _ in mine] + ["lo"]
-    for ifname, peer in mine:
+    assert list(interfaces) == [ifname for ifname, _, _ in mine] + ["lo"]
+    r = next(x for x in p.edge.routers if x.id == router)
+    for ifname, peer, address in mine:
         body = interfaces[ifname]
         assert body[0].startswith("description interconnect ") and f" to {peer} " in body[0]
+        # the port's /31 is in the config (zebra puts it on the port), the router's own end of the link
         assert body[1:] == [
+            f"ip address {address}",
             f"ip ospf area {p.edge.ospf_area}",
             "ip ospf network point-to-point",
             "ip ospf bfd",
             f"ip ospf bfd profile {frr.BFD_PROFILE}",
         ]
-    assert interfaces["lo"] == [f"ip ospf area {p.edge.ospf_area}", "ip ospf passive"]
-    r = next(x for x in p.edge.routers if x.id == router)
+    assert interfaces["lo"] == [f"ip address {r.loopback}", f"ip ospf area {p.edge.ospf_area}", "ip ospf passive"]
+    # both ends of every link hold distinct addresses of the link's /31
+    for i in p.edge.interconnects_of(router):
+        a, b = ipaddress.ip_interface(i.a_address), ipaddress.ip_interface(i.b_address)
+        assert a.network == b.network == ipaddress.ip_network(i.link_cidr) and a.network.prefixlen == 31 and a != b
     assert blocks(text, "router ospf") == [
         ["router ospf", f"ospf router-id {r.loopback.split('/')[0]}", "log-adjacency-changes"]
     ]

@@ -95,6 +95,7 @@ class Lab:
             **phase_guard_vars(self.plan, self.work / "phase-guard"),
             "wan_edge_config_dir": str(self.edge.config_dir),
             "wan_edge_reload_command": " ".join(self.edge.reload_command()),
+            "wan_edge_restart_command": self.edge.restart_command(),
             "wan_edge_vtysh_command": vtysh,
             "wan_edge_verify_retries": 30,
             "wan_edge_verify_delay": 1,
@@ -313,3 +314,25 @@ def test_peers_receive_only_the_campus_prefixes(applied: Lab) -> None:
             if any(p.get("peerId") in {s.local_address for s in applied.router.sessions} for p in paths)
         }
         assert from_edge == set(applied.plan.edge.announce), f"{peer.netns} got {sorted(from_edge)} from the edge"
+
+
+def test_a_daemon_the_render_needs_is_enabled_and_frr_restarted(applied: Lab) -> None:
+    """A router whose FRR runs without ospfd (Debian's default `daemons` file) gets it enabled and FRR restarted:
+    frr-reload.py alone would load the OSPF config into no daemon. Here the restart command is the test's instance
+    refusing (it runs a fixed set of daemons), which shows the role ran it, and only then."""
+    daemons = applied.edge.config_dir / "daemons"
+    before = daemons.read_text(encoding="utf-8")
+    assert "ospfd=yes" in before.splitlines()
+    daemons.write_text(before.replace("ospfd=yes", "ospfd=no"), encoding="utf-8")
+    try:
+        run = applied.apply()
+        assert run.status == "failed"
+        failed = [e for e in run.host_events(applied.router.id) if e["event"] == "runner_on_failed"]
+        assert [e["event_data"]["task"] for e in failed] == ["Restart frr"]
+        assert "start it again with the daemons needed" in json.dumps(failed[0]["event_data"]["res"])
+        assert "ospfd=yes" in daemons.read_text(encoding="utf-8").splitlines()
+        again = applied.apply()  # the file is right now: no restart, nothing changed
+        assert again.status == "successful", again.stats
+        assert changed(again, applied.router.id) == 0, again.stats
+    finally:
+        daemons.write_text(before, encoding="utf-8")

@@ -227,6 +227,7 @@ def _overlay(plan: Plan, state: LabState, source: Path) -> tuple[Path, set[str]]
             "ansible_python_interpreter": str(procs.python_in(inst.netns, directory / "bin" / f"python-{router.id}")),
             "wan_edge_config_dir": str(inst.config_dir),
             "wan_edge_reload_command": " ".join(inst.reload_command()),
+            "wan_edge_restart_command": inst.restart_command(),
             "wan_edge_vtysh_command": " ".join(inst.vtysh_args()),
             "wan_edge_verify_retries": 60,
             "wan_edge_verify_delay": 1,

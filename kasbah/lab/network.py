@@ -2,8 +2,10 @@
 
 Kernel routes stand in for the campus core behind the edges, which the plan does not model: the core reaches each
 edge's loopback and circuits, and each edge reaches the campus prefixes through the core. The edges reach each
-other's loopbacks the way the campus will: over the planned interconnect links (built here with the plan's names and
-addresses) by the OSPF of their rendered config, so the lab adds no route between edges. Everything else is BGP.
+other's loopbacks the way the campus will: over the planned interconnect links (built here with the plan's port names,
+addressed by the edges' rendered config) by its OSPF, so the lab adds no route or address between edges. Everything
+else is BGP. The lab puts each edge's loopback on `lo` before FRR starts (its exporter listens there); the rendered
+config names the same address, which zebra accepts as already present.
 """
 
 from __future__ import annotations
@@ -53,7 +55,11 @@ def build(plan: Plan, state: LabState) -> None:
         for address in node.addresses:
             netns.add_address(ns, "lo", address)
     for link in lab.links:
-        netns.add_veth(state.netns(link.a), link.a_if, link.a_address, state.netns(link.b), link.b_if, link.b_address)
+        # The interconnect's addresses come from the edges' rendered config (zebra puts them on the ports), as on
+        # the campus: until the wan_edge role has run, the ports are up and unaddressed.
+        own = link.kind == "interconnect"
+        a_cidr, b_cidr = (None, None) if own else (link.a_address, link.b_address)
+        netns.add_veth(state.netns(link.a), link.a_if, a_cidr, state.netns(link.b), link.b_if, b_cidr)
     edges = [n for n in lab.nodes if n.kind == "edge"]
     core = {lk.b: lk for lk in lab.links if lk.kind == "core"}
     campus_ns = state.netns(CAMPUS_NODE)

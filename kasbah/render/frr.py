@@ -31,9 +31,12 @@ Routing policy (each a policy choice, written here once; the figures come from t
   loopback passive and advertised. OSPF rather than static routes: with static routes a silently failed link would
   keep attracting the loopback traffic (the interface stays up), and a third router could never be used as a detour.
   Only the interconnect runs OSPF: the circuits to the landing stations are other operators' links.
-- Interface addresses are the host's (as for the circuits): the lab and the router's network config put them on the
-  ports the plan names; FRR only runs protocols on them. The config needs ospfd besides zebra, bgpd and bfdd
-  (`DAEMONS`).
+- The addresses the routers' own routing stands on are in the config: the loopback (iBGP's source, OSPF's router id)
+  and each interconnect port's /31, so zebra puts them on the ports the plan names and keeps them there across a
+  reboot; nothing else has to agree with the plan for the edge to come up. The circuits' addresses are on ports the
+  plan does not name yet (the carrier's hand-off port): the host's network config puts them there.
+- The config needs ospfd besides zebra, bgpd and bfdd (`DAEMONS`); `frr/<router>.vars.yml` lists them
+  (`wan_edge_daemons`) and the role enables them in FRR's `daemons` file.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ def router_config(plan: Plan, router: EdgeRouter) -> str:
         interconnect.append(
             {
                 "ifname": link.a_if if mine else link.b_if,
+                "address": link.a_address if mine else link.b_address,
                 "peer": link.b if mine else link.a,
                 "peer_if": link.b_if if mine else link.a_if,
                 "link": link,
@@ -170,7 +174,11 @@ def router_vars(plan: Plan, router: EdgeRouter) -> str:
         for s in router.sessions
     ]
     return yaml_dump(
-        {"wan_edge_password_vars": [s.password_var for s in router.sessions], "wan_edge_ebgp_peers": peers},
+        {
+            "wan_edge_password_vars": [s.password_var for s in router.sessions],
+            "wan_edge_ebgp_peers": peers,
+            "wan_edge_daemons": [d for d in DAEMONS if d != "zebra"],
+        },
         header=f"{router.id}: rendered by kasbah from the plan of {plan.phase}; read by the wan_edge role. "
         "Do not edit.",
     )
