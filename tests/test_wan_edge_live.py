@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -96,6 +97,9 @@ class Lab:
             "wan_edge_config_dir": str(self.edge.config_dir),
             "wan_edge_reload_command": " ".join(self.edge.reload_command()),
             "wan_edge_restart_command": self.edge.restart_command(),
+            "wan_edge_exporter_install": False,  # Debian's package is on this host already (.ci/setup)
+            "wan_edge_exporter_defaults_file": str(self.work / "prometheus-frr-exporter"),
+            "wan_edge_exporter_restart_command": "true",
             "wan_edge_vtysh_command": vtysh,
             "wan_edge_verify_retries": 30,
             "wan_edge_verify_delay": 1,
@@ -336,3 +340,17 @@ def test_a_daemon_the_render_needs_is_enabled_and_frr_restarted(applied: Lab) ->
         assert changed(again, applied.router.id) == 0, again.stats
     finally:
         daemons.write_text(before, encoding="utf-8")
+
+
+def test_the_frr_exporter_listens_where_the_monitoring_render_scrapes(applied: Lab) -> None:
+    from kasbah.render import render
+
+    args = (applied.work / "prometheus-frr-exporter").read_text(encoding="utf-8").splitlines()
+    line = next(x for x in args if x.startswith("ARGS="))
+    listen = re.search(r"--web\.listen-address=(\S+?)[ \"]", line)
+    assert listen is not None, line
+    # the monitoring render's file_sd target for this router is exactly where the exporter listens
+    entries = json.loads(render(applied.plan)["monitoring/file_sd/site/edge-routers.json"])
+    mine = [e for e in entries if e["labels"]["edge_router"] == applied.router.id]
+    assert [e["targets"] for e in mine] == [[listen.group(1)]]
+    assert listen.group(1).split(":")[0] == applied.router.loopback.split("/")[0]

@@ -228,6 +228,11 @@ def _overlay(plan: Plan, state: LabState, source: Path) -> tuple[Path, set[str]]
             "wan_edge_config_dir": str(inst.config_dir),
             "wan_edge_reload_command": " ".join(inst.reload_command()),
             "wan_edge_restart_command": inst.restart_command(),
+            # The lab starts each edge's FRR exporter itself, in its namespace, with the same listen address (the
+            # host has Debian's package from .ci/setup); the role's ARGS line is written beside the router's state.
+            "wan_edge_exporter_install": False,
+            "wan_edge_exporter_defaults_file": str(directory / "hosts" / router.id / "prometheus-frr-exporter"),
+            "wan_edge_exporter_restart_command": "true",
             "wan_edge_vtysh_command": " ".join(inst.vtysh_args()),
             "wan_edge_verify_retries": 60,
             "wan_edge_verify_delay": 1,

@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from ipaddress import IPv4Network, collapse_addresses, ip_network
 
+from kasbah.monitoring.exporters import FRR_EXPORTER_PORT
 from kasbah.plan.derive import Plan
 from kasbah.plan.edge import BgpSession, EdgePlan, EdgeRouter
 from kasbah.render.escape import frr_word, jinja_literal, yaml_dump
@@ -178,6 +179,7 @@ def router_vars(plan: Plan, router: EdgeRouter) -> str:
             "wan_edge_password_vars": [s.password_var for s in router.sessions],
             "wan_edge_ebgp_peers": peers,
             "wan_edge_daemons": [d for d in DAEMONS if d != "zebra"],
+            "wan_edge_exporter_listen": f"{router.loopback.split('/')[0]}:{FRR_EXPORTER_PORT}",
         },
         header=f"{router.id}: rendered by kasbah from the plan of {plan.phase}; read by the wan_edge role. "
         "Do not edit.",
