@@ -548,6 +548,60 @@ def verify(
 
 
 @app.command()
+def energy(
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write energy.json and the SVG charts into this folder.")
+    ] = None,
+) -> None:
+    """Model the year hour by hour: renewable supply, load per phase, CFE score, storage for the target, GPU caps."""
+    from rich.progress import Progress
+
+    from kasbah.energy import STEPS, model_with_findings
+    from kasbah.energy.charts import heatmap_svg, monthly_svg
+    from kasbah.energy.tables import energy_tables
+
+    err = _console(stderr=True)
+    try:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"modelling {spec}", total=len(STEPS))
+            result, findings = model_with_findings(spec, lambda step: bar.update(task, advance=1, description=step))
+    except SpecError as exc:
+        _report_failure(exc.findings, as_json)
+        raise typer.Exit(exc.exit_code) from None
+    if result is None and not _exit_for(findings):
+        err.print(f"{spec}: the campus has no energy.hourly section, so there is no hourly model to run")
+        raise typer.Exit(2)
+    if result is None:
+        _report_failure(findings, as_json)
+        if not as_json:
+            err.print("nothing was written")
+        raise typer.Exit(1)
+    data = {"energy": result.model_dump(mode="json"), "findings": [f.as_dict() for f in findings]}
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "energy.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            (out / "supply_load_heatmap.svg").write_text(heatmap_svg(result), encoding="utf-8")
+            (out / "monthly_matched.svg").write_text(monthly_svg(result), encoding="utf-8")
+        except OSError as exc:
+            err.print(f"error: cannot write to {out}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        _dump(data)
+        raise typer.Exit(_exit_for(findings))
+    console = _console()
+    for table in energy_tables(result):
+        console.print(table)
+    print_findings(console, [f for f in findings if f.level > Level.INFO or f.code.startswith("energy.")])
+    if out is not None:
+        console.print(f"wrote {out}/energy.json, supply_load_heatmap.svg, monthly_matched.svg", markup=False)
+    console.print(summary_line(findings))
+    raise typer.Exit(_exit_for(findings))
+
+
+@app.command()
 def version() -> None:
     """Print Kasbah's version."""
     _console().print(__version__)
