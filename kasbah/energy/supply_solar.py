@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import betaincinv, ndtr
 
 from kasbah.energy.year import ar1, hours_index, rng
 from kasbah.spec.campus import Site, SolarPlant
@@ -46,7 +46,7 @@ def daily_cloud_cover(mean: float, seed: int, days: int) -> np.ndarray:
     if mean >= 1.0:
         return np.ones(days)
     a, b = mean * CLOUD_CONCENTRATION, (1 - mean) * CLOUD_CONCENTRATION
-    return np.asarray(stats.beta.ppf(stats.norm.cdf(z), a, b))
+    return np.asarray(betaincinv(a, b, ndtr(z)))  # the Beta quantile of the Gaussian's probability
 
 
 def solar_per_mw(site: Site, plant: SolarPlant, seed: int) -> np.ndarray:
