@@ -552,7 +552,8 @@ def energy(
     spec: SpecArg,
     as_json: JsonOpt = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write energy.json and the SVG charts into this folder.")
+        Path | None,
+        typer.Option("--out", help="Write energy.json, the SVG charts and power_schedule.json into this folder."),
     ] = None,
 ) -> None:
     """Model the year hour by hour: renewable supply, load per phase, CFE score, storage for the target, GPU caps."""
@@ -561,6 +562,7 @@ def energy(
     from kasbah.energy import STEPS, model_with_findings
     from kasbah.energy.charts import heatmap_svg, monthly_svg
     from kasbah.energy.tables import energy_tables
+    from kasbah.render.energy import power_schedule_json
 
     err = _console(stderr=True)
     try:
@@ -585,6 +587,7 @@ def energy(
             (out / "energy.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             (out / "supply_load_heatmap.svg").write_text(heatmap_svg(result), encoding="utf-8")
             (out / "monthly_matched.svg").write_text(monthly_svg(result), encoding="utf-8")
+            (out / "power_schedule.json").write_text(power_schedule_json(result), encoding="utf-8")
         except OSError as exc:
             err.print(f"error: cannot write to {out}: {exc.strerror or exc}")
             raise typer.Exit(2) from None
@@ -596,7 +599,9 @@ def energy(
         console.print(table)
     print_findings(console, [f for f in findings if f.level > Level.INFO or f.code.startswith("energy.")])
     if out is not None:
-        console.print(f"wrote {out}/energy.json, supply_load_heatmap.svg, monthly_matched.svg", markup=False)
+        console.print(
+            f"wrote {out}/energy.json, supply_load_heatmap.svg, monthly_matched.svg, power_schedule.json", markup=False
+        )
     console.print(summary_line(findings))
     raise typer.Exit(_exit_for(findings))
 

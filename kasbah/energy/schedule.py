@@ -31,6 +31,7 @@ class HourCap(PlanModel):
 
 class Schedule(PlanModel):
     floor: float
+    gpu_max_w: dict[str, int]
     pods: list[str]
     protected_pods: list[str]
     gpus_capped: int
@@ -108,6 +109,7 @@ def _schedule(load: PhaseLoad, pods: list, cap: np.ndarray, shed: np.ndarray, fl
     ]
     return Schedule(
         floor=floor,
+        gpu_max_w=dict(sorted((p.sku, p.gpu_max_w) for p in load.pods if p.gpu_max_w)),
         pods=sorted(p.id for p in pods),
         protected_pods=sorted(p.id for p in load.pods if p.protected),
         gpus_capped=gpus,
