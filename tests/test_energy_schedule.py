@@ -133,3 +133,32 @@ def test_gpu_role_installs_and_applies_the_schedule_once(build: Path, tmp_path: 
     assert "OnCalendar=*-*-* *:00:10 UTC" in (root / "etc/systemd/system/kasbah-power-follow.timer").read_text()
     second = ansible_run.run(build, phase="phase1", limit=N1, tags=["gpu"])
     assert second.succeeded and second.hosts[N1].changed == 0
+
+
+def test_textfile_carries_the_models_supply_and_load_for_the_hour(tmp_path: Path) -> None:
+    smi, _ = _smi(tmp_path, [1000.0])
+    schedule = _schedule(tmp_path, {}, ["h1-su001"])
+    data = json.loads(schedule.read_text())
+    data["supply_mw"] = [float(h % 24) for h in range(8760)]
+    data["load_mw"] = [30.0] * 8760
+    schedule.write_text(json.dumps(data))
+    textfile = tmp_path / "power.prom"
+    _apply(schedule, smi, "2025-03-03T13:20:00Z", textfile=textfile)
+    lines = dict(line.rsplit(" ", 1) for line in textfile.read_text().splitlines() if not line.startswith("#"))
+    assert float(lines["kasbah_energy_modelled_supply_watts"]) == 13e6
+    assert float(lines["kasbah_energy_modelled_load_watts"]) == 30e6
+    assert float(lines["kasbah_energy_gpu_power_cap_ratio"]) == 1.0
+
+
+def test_rendered_schedule_is_compact_and_complete() -> None:
+    from kasbah.energy import model_for_spec
+    from kasbah.render.energy import power_schedule_json
+
+    result = model_for_spec(REPO / "stacks" / "phase2.yaml")
+    assert result is not None
+    data = json.loads(power_schedule_json(result))
+    assert len(data["supply_mw"]) == len(data["load_mw"]) == 8760
+    assert data["pods"] == result.schedule.pods and data["floor"] == result.schedule.floor
+    assert {int(h) for h in data["hours"]} == {e.hour for e in result.schedule.entries}
+    assert all(data["floor"] <= c < 1 for c in data["hours"].values())
+    assert data["gpu_max_w"] and all(w > 0 for w in data["gpu_max_w"].values())

@@ -24,5 +24,8 @@ def power_schedule_json(result: EnergyResult) -> str:
         "pods": s.pods,
         "protected_pods": s.protected_pods,
         "hours": {str(e.hour): e.cap for e in s.entries},
+        # The model's hour-by-hour supply and load (MW), for the applier's modelled-vs-measured metrics.
+        "supply_mw": [round(x, 1) for x in result.supply_mw],
+        "load_mw": [round(x, 1) for x in result.load_mw],
     }
-    return json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
