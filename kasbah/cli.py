@@ -146,11 +146,32 @@ def plan(
         else:
             for table in plan_tables(the_plan):
                 console.print(table)
+            if not _exit_for(findings):
+                _print_cfe(console, spec, the_plan)
     shown = [f for f in findings if f.level > Level.INFO]
     print_findings(console, shown)
     notes = len(findings) - len(shown)
     console.print(summary_line(findings) + (" (`kasbah validate` lists the notes)" if notes else ""))
     raise typer.Exit(_exit_for(findings))
+
+
+def _print_cfe(console: Console, spec: Path, the_plan: Plan) -> None:
+    """The hourly CFE score beside the annual shares, when the campus has an hourly energy model."""
+    from kasbah.energy.model import run_model
+
+    loaded = load_spec(spec)
+    if loaded.campus.energy.hourly is None:
+        return
+    result, _ = run_model(loaded, the_plan)
+    if result is None:
+        console.print("hourly CFE score: not computed; `kasbah energy` shows why", markup=False)
+        return
+    target = f" (target {result.target_cfe:.0%})" if result.target_cfe is not None else ""
+    console.print(
+        f"hourly CFE score: {result.cfe_score:.1%}{target}, {result.cfe_score_with_caps:.1%} with GPU caps, "
+        f"{result.unmet_mwh / 1000:,.1f} GWh a year unmatched (`kasbah energy` for the year)",
+        markup=False,
+    )
 
 
 def _print_diff(console: Console, base: Plan, target: Plan) -> None:

@@ -202,6 +202,14 @@ def test_cli_json_carries_the_figures() -> None:
     assert "energy.plant-derived" in {f["code"] for f in data["findings"]}
 
 
+def test_plan_shows_the_hourly_cfe_score() -> None:
+    result = runner.invoke(app, ["plan", "stacks/phase1.yaml"], env=ENV)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("hourly CFE score: "))
+    model = model_for_spec(Path("stacks/phase1.yaml"))
+    assert model is not None and f"{model.cfe_score:.1%} (target 90%)" in line
+
+
 def test_campus_grows_phase_by_phase(tmp_path: Path) -> None:
     result = runner.invoke(app, ["energy", "stacks/phase3.yaml", "--json", "--out", str(tmp_path)], env=ENV)
     assert result.exit_code == 0, result.output
