@@ -57,7 +57,7 @@ def heatmap_svg(result: EnergyResult) -> str:
 
 def monthly_svg(result: EnergyResult) -> str:
     """Per month: load matched by solar, wind and storage, and the unmatched rest (grid or firming), in GWh."""
-    left, top, bar_w, gap, plot_h = 50, 30, 30, 12, 200
+    left, top, bar_w, gap, plot_h = 70, 30, 30, 12, 200
     width, height = left + 12 * (bar_w + gap) + 20, top + plot_h + 50
     peak = max((m.load_mwh for m in result.monthly), default=0.0) or 1.0
     parts: list[str] = []
