@@ -398,3 +398,55 @@ def test_measured_series_wins_and_bad_rows_stop_the_command(stacks: Path) -> Non
     found = [f for f in json.loads(cli.stdout)["findings"] if f["code"] == "energy.csv-row"]
     assert [(Path(f["file"]).name, f["line"]) for f in found] == [("wind.csv", 43)]
     assert not (stacks / "out").exists()  # nothing written on failure
+
+
+# --- odd but valid inputs never crash, bad ones are located -----------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.sampled_from(["fixed", "single_axis"]),
+    st.floats(min_value=0, max_value=90),
+    st.floats(min_value=0, max_value=359),
+    st.floats(min_value=0, max_value=1),
+    st.floats(min_value=-60, max_value=60),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_any_solar_plant_gives_a_bounded_series(tracking, tilt, azimuth, cover, latitude, seed) -> None:
+    site = Site(city="x", country="MA", latitude=latitude, longitude=-7.5, altitude_m=0)
+    plant = SolarPlant(tracking=tracking, tilt_deg=tilt, azimuth_deg=azimuth, mean_cloud_cover=cover)
+    out = solar_per_mw(site, plant, seed)
+    assert out.shape == (HOURS,) and np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["SWT130/3600", "V126/3450", "E-126/7500", "N131/3000"]),
+    st.floats(min_value=0.1, max_value=30),
+    st.floats(min_value=0.6, max_value=10),
+    st.floats(min_value=0, max_value=0.999),
+    st.floats(min_value=10, max_value=300),
+    st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_any_wind_plant_gives_a_bounded_series(turbine, speed, k, r, hub, seed) -> None:
+    plant = WindPlant(turbine=turbine, mean_speed_ms=speed, weibull_k=k, autocorrelation=r, hub_height_m=hub)
+    out = wind_per_mw(plant, seed)
+    assert out.shape == (HOURS,) and np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("    utilisation: 0.85", "    utilisation: [0.5, 0.6]", "energy.hourly.utilisation"),
+        ("    gpu_cap_floor: 0.7", "    gpu_cap_floor: 0", "energy.hourly.gpu_cap_floor"),
+        ("    target_cfe: 0.9", "    target_cfe: 1.5", "energy.hourly.target_cfe"),
+        ("mean_speed_ms: 7.5", "mean_speed_ms: -1", "energy.hourly.wind.mean_speed_ms"),
+        ("tracking: single_axis", "tracking: dual_axis", "energy.hourly.solar.tracking"),
+    ],
+)
+def test_bad_hourly_values_are_located_errors(stacks: Path, old: str, new: str, path: str) -> None:
+    edit(stacks / "campus.yaml", old, new)
+    result = runner.invoke(app, ["energy", str(stacks / "phase1.yaml"), "--json"], env=ENV)
+    assert result.exit_code == 1, result.output
+    found = json.loads(result.stdout)["findings"]
+    assert any(f["path"].startswith(path) and f["line"] and f["file"].endswith("campus.yaml") for f in found), found
