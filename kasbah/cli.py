@@ -146,11 +146,32 @@ def plan(
         else:
             for table in plan_tables(the_plan):
                 console.print(table)
+            if not _exit_for(findings):
+                _print_cfe(console, spec, the_plan)
     shown = [f for f in findings if f.level > Level.INFO]
     print_findings(console, shown)
     notes = len(findings) - len(shown)
     console.print(summary_line(findings) + (" (`kasbah validate` lists the notes)" if notes else ""))
     raise typer.Exit(_exit_for(findings))
+
+
+def _print_cfe(console: Console, spec: Path, the_plan: Plan) -> None:
+    """The hourly CFE score beside the annual shares, when the campus has an hourly energy model."""
+    from kasbah.energy.model import run_model
+
+    loaded = load_spec(spec)
+    if loaded.campus.energy.hourly is None:
+        return
+    result, _ = run_model(loaded, the_plan)
+    if result is None:
+        console.print("hourly CFE score: not computed; `kasbah energy` shows why", markup=False)
+        return
+    target = f" (target {result.target_cfe:.0%})" if result.target_cfe is not None else ""
+    console.print(
+        f"hourly CFE score: {result.cfe_score:.1%}{target}, {result.cfe_score_with_caps:.1%} with GPU caps, "
+        f"{result.unmet_mwh / 1000:,.1f} GWh a year unmatched (`kasbah energy` for the year)",
+        markup=False,
+    )
 
 
 def _print_diff(console: Console, base: Plan, target: Plan) -> None:
@@ -545,6 +566,65 @@ def verify(
         _console(stderr=True).print("error: only the lab can be verified today: add --lab")
         raise typer.Exit(2)
     verify_lab(spec)
+
+
+@app.command()
+def energy(
+    spec: SpecArg,
+    as_json: JsonOpt = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write energy.json, the SVG charts and power_schedule.json into this folder."),
+    ] = None,
+) -> None:
+    """Model the year hour by hour: renewable supply, load per phase, CFE score, storage for the target, GPU caps."""
+    from rich.progress import Progress
+
+    from kasbah.energy import STEPS, model_with_findings
+    from kasbah.energy.charts import heatmap_svg, monthly_svg
+    from kasbah.energy.tables import energy_tables
+    from kasbah.render.energy import power_schedule_json
+
+    err = _console(stderr=True)
+    try:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"modelling {spec}", total=len(STEPS))
+            result, findings = model_with_findings(spec, lambda step: bar.update(task, advance=1, description=step))
+    except SpecError as exc:
+        _report_failure(exc.findings, as_json)
+        raise typer.Exit(exc.exit_code) from None
+    if result is None and not _exit_for(findings):
+        err.print(f"{spec}: the campus has no energy.hourly section, so there is no hourly model to run")
+        raise typer.Exit(2)
+    if result is None:
+        _report_failure(findings, as_json)
+        if not as_json:
+            err.print("nothing was written")
+        raise typer.Exit(1)
+    data = {"energy": result.model_dump(mode="json"), "findings": [f.as_dict() for f in findings]}
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "energy.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            (out / "supply_load_heatmap.svg").write_text(heatmap_svg(result), encoding="utf-8")
+            (out / "monthly_matched.svg").write_text(monthly_svg(result), encoding="utf-8")
+            (out / "power_schedule.json").write_text(power_schedule_json(result), encoding="utf-8")
+        except OSError as exc:
+            err.print(f"error: cannot write to {out}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        _dump(data)
+        raise typer.Exit(_exit_for(findings))
+    console = _console()
+    for table in energy_tables(result):
+        console.print(table)
+    print_findings(console, [f for f in findings if f.level > Level.INFO or f.code.startswith("energy.")])
+    if out is not None:
+        console.print(
+            f"wrote {out}/energy.json, supply_load_heatmap.svg, monthly_matched.svg, power_schedule.json", markup=False
+        )
+    console.print(summary_line(findings))
+    raise typer.Exit(_exit_for(findings))
 
 
 @app.command()

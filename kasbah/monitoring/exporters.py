@@ -47,6 +47,7 @@ FRR_EXPORTER_SRC = (
     "tynany/frr_exporter 1.1.4 (Debian 12 prometheus-frr-exporter), collector/bgp.go and collector/bfd.go; names and "
     "labels checked against FRR 8.4 in the lab [P]"
 )
+POWER_FOLLOW = "the gpu role's kasbah-power-follow, through node_exporter's textfile collector (kasbah energy)"
 KASBAH_CONTRACT = "Kasbah site-telemetry contract (kasbah/monitoring/exporters.py): the site's gateway must serve it"
 
 
@@ -196,6 +197,19 @@ NODE = Exporter(
             DOMAIN_5C,
         ),
         _m("node_infiniband_rate_bytes_per_second", "gauge", "B/s", "Maximum signal transfer rate.", DOMAIN_5C),
+        *(
+            _m(name, "gauge", unit, help_, POWER_FOLLOW)
+            for name, unit, help_ in (
+                (
+                    "kasbah_energy_gpu_power_cap_ratio",
+                    "",
+                    "GPU power cap in force, a fraction of the maximum (1: none).",
+                ),
+                ("kasbah_energy_gpu_power_target_watts", "W", "Per-GPU power limit the schedule asks for now."),
+                ("kasbah_energy_modelled_supply_watts", "W", "Renewable supply the year's model gives for this hour."),
+                ("kasbah_energy_modelled_load_watts", "W", "Facility load the year's model gives for this hour."),
+            )
+        ),
     ),
 )
 

@@ -672,6 +672,70 @@ def power_rules(plan: Plan) -> RuleGroup:
     )
 
 
+SUPPLY_SHORT_RATIO = 0.5
+"""Renewable supply drawn below half of what the year's model matches for two hours: the model is a typical year,
+not a forecast, so only a gap this wide and this long says more than the weather's spread (a choice, not a standard)."""
+CAPS_IN_FORCE_FOR = "3h"
+"""Caps are planned; caps held for three hours in a row (a long windless night) cost enough throughput to tell."""
+
+
+def energy_rules(plan: Plan) -> RuleGroup:
+    """Power following (`kasbah energy`): caps in force from the GPU role's applier, the model's supply and load for
+    the hour against the supply the intake meters measure."""
+    campus = plan.campus
+    renewable = "kind=~" + promql_regex(sorted(RENEWABLE_KINDS))
+    rules: list[Rule] = [
+        _record(
+            "kasbah:pod_gpu_power_cap_ratio",
+            "min by (campus, hall, pod) (kasbah_energy_gpu_power_cap_ratio)",
+            comment="The lowest GPU power cap in force in each pod (1: none).",
+        ),
+        _record("kasbah:campus_pods_capped", "count by (campus) (kasbah:pod_gpu_power_cap_ratio < 1)"),
+        _record("kasbah:campus_modelled_supply_watts", "max by (campus) (kasbah_energy_modelled_supply_watts)"),
+        _record("kasbah:campus_modelled_load_watts", "max by (campus) (kasbah_energy_modelled_load_watts)"),
+        _record(
+            "kasbah:campus_modelled_matched_watts",
+            "(kasbah:campus_modelled_supply_watts <= kasbah:campus_modelled_load_watts)"
+            " or kasbah:campus_modelled_load_watts",
+            comment="What the model's supply can serve this hour: the smaller of its supply and load.",
+        ),
+        _record(
+            "kasbah:campus_renewable_supply_watts",
+            f"sum by (campus) (rate(kasbah_supply_energy_joules_total{{{renewable}}}[15m]))",
+            comment="Renewable power drawn at the intake, measured.",
+        ),
+        _alert(
+            "GpuPowerCapsInForce",
+            "kasbah:campus_pods_capped > 0",
+            for_=CAPS_IN_FORCE_FOR,
+            severity="warning",
+            owner="energy",
+            summary=f"GPU power caps have held on {{{{ $value }}}} pod(s) of {gt(campus)} for {CAPS_IN_FORCE_FOR}",
+            description="The power-following schedule caps GPUs while renewable supply falls short; caps held this "
+            "long cost training throughput: check the wind and solar forecast and the storage's charge.",
+            names=("campus",),
+        ),
+        _alert(
+            "RenewableSupplyBelowModel",
+            f"kasbah:campus_renewable_supply_watts < {_num(SUPPLY_SHORT_RATIO)} * kasbah:campus_modelled_matched_watts",
+            for_="2h",
+            severity="warning",
+            owner="energy",
+            summary=f"{gt(campus)} draws less than half the renewable power its energy model expects",
+            description="{{ $value | humanize }}W of solar and wind drawn, under half of what the year's model "
+            "matches for this hour: a plant outage or curtailment by the grid operator? The schedule's caps assume "
+            "the model's supply.",
+            names=("campus",),
+        ),
+    ]
+    return RuleGroup(
+        name="kasbah-energy",
+        file="energy.yml",
+        comment="Power following (kasbah energy): GPU caps in force and the model's supply against the meters.",
+        rules=tuple(rules),
+    )
+
+
 def rule_groups(plan: Plan) -> list[RuleGroup]:
     return [
         node_rules(plan),
@@ -680,6 +744,7 @@ def rule_groups(plan: Plan) -> list[RuleGroup]:
         wan_rules(plan),
         wan_session_rules(plan),
         power_rules(plan),
+        energy_rules(plan),
     ]
 
 

@@ -52,6 +52,10 @@ class Site(StrictModel):
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     latitude: Latitude
     longitude: Longitude
+    altitude_m: Annotated[float, Field(ge=-500, le=9000)] | None = Field(
+        None,
+        description="Site elevation above sea level (clear-sky model); None: pvlib's bundled altitude map.",
+    )
     illustrative: bool = Field(False, description="True when the coordinates are a stand-in, not the real site.")
 
 
@@ -81,6 +85,95 @@ class Firming(StrictModel):
     kind: Literal["battery", "pumped_hydro", "grid", "gas"]
     power_mw: Mw
     energy_mwh: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    round_trip_efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.85,
+        description="Energy out / energy in of storage (battery, pumped hydro). Default 0.85: NREL's Annual "
+        "Technology Baseline figure for utility-scale lithium-ion batteries.",
+    )
+
+
+MeasuredCsv = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="A measured hourly series, relative to the campus file: CSV with a header `timestamp,mw`, one "
+        "row per hour of one year (8,760 rows, ISO 8601 timestamps); it wins over the model.",
+    ),
+]
+
+
+class SolarPlant(StrictModel):
+    """A PPA's solar PV plant, modelled with pvlib (clear sky x a seeded cloud model) unless `csv` is given."""
+
+    mw: Mw | None = Field(None, description="AC capacity; None: derived from the source's annual share.")
+    tracking: Literal["fixed", "single_axis"] = "fixed"
+    tilt_deg: Annotated[float, Field(ge=0, le=90)] | None = Field(
+        None, description="Fixed panels' tilt; None: the site's latitude (a common rule for annual yield)."
+    )
+    azimuth_deg: Annotated[float, Field(ge=0, lt=360)] = Field(
+        180, description="Panels' facing (180: south); the tracker's axis runs north-south."
+    )
+    losses: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.14, description="System losses (soiling, wiring, inverter, availability). Default: PVWatts' 14 %."
+    )
+    mean_cloud_cover: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3,
+        description="Mean daily cloud cover (fraction of sky) of the seeded cloud model; set it from the site's "
+        "climatology (e.g. ERA5 total cloud cover). The default is a placeholder, not a measured figure.",
+    )
+    csv: MeasuredCsv | None = None
+
+
+class WindPlant(StrictModel):
+    """A PPA's wind farm, modelled with windpowerlib (a bundled power curve, a seeded Weibull wind) unless `csv`."""
+
+    mw: Mw | None = Field(None, description="Capacity; None: derived from the source's annual share.")
+    turbine: str = Field(
+        "SWT130/3600", description="A turbine type from windpowerlib's bundled power curves (its OEDB copy)."
+    )
+    hub_height_m: Annotated[float, Field(ge=10, le=300)] = 115
+    mean_speed_ms: Annotated[float, Field(gt=0, le=30)] = Field(
+        7.5,
+        description="Annual mean wind speed at reference_height_m. Default: IEC 61400-1 class III's annual "
+        "average (7.5 m/s); set it from a wind atlas or mast.",
+    )
+    reference_height_m: Annotated[float, Field(ge=1, le=300)] | None = Field(
+        None, description="Height of mean_speed_ms; None: the hub height."
+    )
+    weibull_k: Annotated[float, Field(gt=0.5, le=10)] = Field(
+        2.0, description="Weibull shape. Default 2 (Rayleigh), the IEC 61400-1 design assumption."
+    )
+    autocorrelation: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.9, description="Hour-to-hour (lag-1) correlation of the wind model's Gaussian process: a modelling choice."
+    )
+    hellman_exponent: Annotated[float, Field(gt=0, lt=1)] = Field(
+        1 / 7, description="Wind shear exponent to the hub height. Default 1/7, the classic open-terrain value."
+    )
+    losses: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="Wake and availability losses; default none (gross output)."
+    )
+    csv: MeasuredCsv | None = None
+
+
+class HourlyEnergy(StrictModel):
+    """Inputs of the hour-by-hour model (`kasbah energy`): plants, weather, the load's shape and the CFE target."""
+
+    solar: SolarPlant | None = None
+    wind: WindPlant | None = None
+    target_cfe: Share | None = Field(
+        None, description="Hourly-matched carbon-free share the campus aims for (Google's CFE score), e.g. 0.9."
+    )
+    utilisation: Share | Annotated[list[Share], Field(min_length=24, max_length=24)] = Field(
+        1.0,
+        description="IT load as a fraction of its budget: one figure, or 24 (hour of day, UTC). Default 1: the "
+        "budget all year, the conservative case.",
+    )
+    gpu_cap_floor: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.7, description="The lowest GPU power cap the schedule may set, as a fraction of the GPU's maximum."
+    )
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
+        None, description="Seed of the weather models; None: derived from the campus name and site."
+    )
 
 
 class Energy(StrictModel):
@@ -89,6 +182,9 @@ class Energy(StrictModel):
     declared_renewable_share: Share
     sources: Annotated[list[EnergySource], Field(min_length=1)]
     firming: list[Firming] = []
+    hourly: HourlyEnergy | None = Field(
+        None, description="Hour-by-hour supply model (plants, weather, load shape, target); None: annual shares only."
+    )
 
 
 class LandingStationUse(StrictModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from kasbah.spec.base import Cooling, Endpoint, Gbps, Id, Kw, Mw, StrictModel
+from kasbah.spec.base import Cooling, Endpoint, Gbps, Id, Kw, Mw, Share, StrictModel
 
 Redundancy = Literal["N", "N+1", "2N", "2N+1"]
 
@@ -97,6 +97,15 @@ class Decommission(StrictModel):
     reason: str | None = None
 
 
+class PhaseEnergy(StrictModel):
+    """How this phase's pods take part in the power-following schedule."""
+
+    protected_pods: list[Id] = Field([], description="Pods the schedule never caps (e.g. inference with latency SLOs).")
+    utilisation: Share | Annotated[list[Share], Field(min_length=24, max_length=24)] | None = Field(
+        None, description="This phase's pods' load as a fraction of budget (one figure or 24); None: the campus's."
+    )
+
+
 class Phase(StrictModel):
     """One construction phase, naming its campus file and the phase file it follows."""
 
@@ -109,3 +118,4 @@ class Phase(StrictModel):
     networks: Networks | None = None
     wan_uplinks: list[WanUplink] = []
     decommission: list[Decommission] = []
+    energy: PhaseEnergy = PhaseEnergy()

@@ -406,6 +406,53 @@ def power_cases(plan: Plan) -> list[Case]:
     ]
 
 
+def energy_cases(plan: Plan) -> list[Case]:
+    """Caps from the GPU role's applier (node_exporter textfile) and the model's supply against the intake meters."""
+    energy = {"job": "energy", "instance": "energy.casablanca-ai.internal:9840", "campus": CAMPUS, "meter": "intake"}
+    modelled_mw = 40.0
+
+    # joules per 1-minute step for a steady draw of `mw`
+    def drawn(mw: float) -> list[tuple[str, dict[str, str], str]]:
+        return [
+            (
+                "kasbah_supply_energy_joules_total",
+                {**energy, "source": "wind-1", "kind": "wind"},
+                f"0+{mw * 1e6 * 60:.0f}x200",
+            ),
+            ("kasbah_energy_modelled_supply_watts", NODE_A, f"{modelled_mw * 1e6:.0f}x200"),
+            ("kasbah_energy_modelled_load_watts", NODE_A, f"{modelled_mw * 2e6:.0f}x200"),
+        ]
+
+    return [
+        Case(
+            "GpuPowerCapsInForce",
+            [
+                ("kasbah_energy_gpu_power_cap_ratio", NODE_A, "0.7x240"),
+                ("kasbah_energy_gpu_power_cap_ratio", NODE_C, "1x240"),
+            ],
+            [("2h", []), ("3h30m", [Expect({"campus": CAMPUS}, 1)])],
+            note="one pod capped (both trays of h1-su001 report; the uncapped one does not lift the pod's minimum)",
+        ),
+        Case(
+            "GpuPowerCapsInForce",
+            [("kasbah_energy_gpu_power_cap_ratio", NODE_A, "0.7x60 1x180")],
+            [("3h30m", [])],
+            note="caps lifted after an hour",
+        ),
+        Case(
+            "RenewableSupplyBelowModel",
+            drawn(modelled_mw * 0.3),
+            [("1h", []), ("3h", [Expect({"campus": CAMPUS}, modelled_mw * 0.3 * 1e6)])],
+        ),
+        Case(
+            "RenewableSupplyBelowModel",
+            drawn(modelled_mw * 0.9),
+            [("3h", [])],
+            note="supply near the model's",
+        ),
+    ]
+
+
 def all_cases(plan: Plan) -> list[Case]:
     return (
         node_cases(plan)
@@ -414,4 +461,5 @@ def all_cases(plan: Plan) -> list[Case]:
         + wan_cases(plan)
         + session_cases(plan)
         + power_cases(plan)
+        + energy_cases(plan)
     )
