@@ -237,6 +237,42 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
 
 
 @app.command()
+def report(
+    spec: SpecArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/<phase>/).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page of the phase: growth, halls and racks, fabric, WAN map, energy, findings."""
+    from kasbah.html_report import render_page, write_report
+    from kasbah.plan.derive import catalog_for
+
+    try:
+        loaded = load_spec(spec)
+    except SpecError as exc:
+        _report_failure(exc.findings, False)
+        raise typer.Exit(exc.exit_code) from None
+    the_plan, findings = derive(loaded)
+    shown = [f for f in findings if f.level > Level.INFO]
+    if the_plan is None or _exit_for(findings):
+        err = _console(stderr=True)
+        print_findings(err, shown)
+        err.print(summary_line(findings) + "; no report was written")
+        raise typer.Exit(1)
+    target = (Path("build") / the_plan.phase / "report.html") if out is None else out / f"{the_plan.phase}.html"
+    if out is not None and out.exists() and not out.is_dir():
+        _console(stderr=True).print(f"error: {out} is a file, not a directory: give --out a directory")
+        raise typer.Exit(2)
+    page = render_page(the_plan, loaded.campus, catalog_for(loaded), findings, out_dir=target.parent)
+    try:
+        write_report(target, page)
+    except OSError as exc:
+        _console(stderr=True).print(f"error: cannot write {target}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    _console().print(f"{target}: {len(page.encode('utf-8')):,} bytes written")
+
+
+@app.command()
 def preview(
     spec: SpecArg,
     as_json: JsonOpt = False,
