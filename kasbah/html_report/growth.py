@@ -72,15 +72,9 @@ def _panel(
                 extra=data(reference=label, value=value),
             )
         )
-        out.append(
-            text(
-                x0 + PANEL_W - 8,
-                y - 4 - 12 * (i % 2 and abs(refs[0][1] - value) * scale < 14),
-                f"{label} {num(value)}",
-                size=10,
-                anchor="end",
-            )
-        )
+        # Labels under their line (the panel title is above); a second line close to the first stacks below it.
+        below = 12 if i == 0 or abs(refs[0][1] - value) * scale >= 24 else 24
+        out.append(text(x0 + 8, y + below, f"{label} {num(value)}", size=10))
     return "".join(out)
 
 

@@ -51,7 +51,8 @@ def halls_figure(plan: Plan) -> str:
             )
             out.append(text(x + 5, y + 15, f"{h.id} · {h.built_in}", size=11, weight="bold"))
             out.append(text(x + 5, y + 29, f"{num(h.it_load_mw)}/{num(h.power_limit_mw)} MW IT", size=9.5))
-            out.append(text(x + 5, y + 42, f"{num(h.racks)} racks · {len(h.pods)} pods", size=9.5))
+            racks = f"{num(h.racks)} racks" + (f" · {len(h.pods)} pods" if w >= 112 else "")
+            out.append(text(x + 5, y + 42, racks, size=9.5))
             members = [pods[p] for p in h.pods if p in pods]
             inner_w, inner_h = w - 12, ROW_H - 16 - 54
             if members and inner_w > 4:

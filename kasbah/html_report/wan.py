@@ -103,7 +103,7 @@ def wan_figure(plan: Plan, campus: Campus, catalog: Catalog) -> str:
     pts = [places.coords[n] for n in sorted(nodes) if n in places.coords]
     fr = geo.frame_for(pts, places.coords["edge"], px=0, py=0, width=WIDTH, height=MAP_H, margin=0.06)
     out = [
-        f'<rect width="{WIDTH}" height="{MAP_H}" fill="#dbe9f4" stroke="#000"/>',
+        f'<rect width="{WIDTH}" height="{MAP_H}" fill="#b9d3ea" stroke="#000"/>',
         f'<path d="{geo.land_path(fr, resolution="l")}" fill="#f3f1ea" stroke="#8a8a8a" stroke-width="0.6"/>',
     ]
     # Onward legs (hub to hub) that any planned route uses.
@@ -208,7 +208,7 @@ def _inset(plan: Plan, places: _Places, nodes: set[str]) -> str:
         [places.coords[n] for n in local], places.coords["edge"], px=x0, py=y0, width=w, height=h, margin=0.25
     )
     out = [
-        f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="#dbe9f4" stroke="#000" stroke-width="1.2"/>',
+        f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="#b9d3ea" stroke="#000" stroke-width="1.2"/>',
         f'<path d="{geo.land_path(fr, resolution="i", tolerance_px=0.4)}" fill="#f3f1ea" stroke="#8a8a8a" '
         'stroke-width="0.6"/>',
     ]
