@@ -131,7 +131,8 @@ def wan_figure(plan: Plan, campus: Campus, catalog: Catalog) -> str:
             mx, my = line_pts[len(line_pts) * 3 // 5]
             out.append(text(mx + 4, my - 4, f"{c.id} {num(c.km, 0)} km", size=9, fill_="#1d3557"))
     # Each region's preferred and diverse routes, overlaid, labelled with the RTT floor at their last hub.
-    labelled: dict[str, int] = {}
+    callouts: list[str] = []
+    stacks = {"west": 0, "east": 0}
     for ri, r in enumerate(plan.wan.regions):
         chosen: list[tuple[str, WanPath]] = []
         if r.preferred is not None:
@@ -150,25 +151,8 @@ def wan_figure(plan: Plan, campus: Campus, catalog: Catalog) -> str:
             )
             end = next((h for h in reversed(p.hops) if h.startswith("hub:")), None)
             if end and end in places.coords:
-                x, y = fr.point(*places.coords[end])
-                k = labelled.get(end, 0)
-                labelled[end] = k + 1
-                label = f"{r.name} {role}: {num(p.rtt_floor_ms)} ms"
-                lw = 6.2 * len(label) + 8
-                lx = x + 8 if x + 8 + lw < WIDTH - 4 else x - 8 - lw
-                out.append(
-                    f'<rect x="{lx:.2f}" y="{y + 6 + 15 * k:.2f}" width="{lw:.2f}" '
-                    f'height="14" rx="2" fill="#fff" fill-opacity="0.9" stroke="{colour(ri + 1)}"/>'
-                )
-                out.append(
-                    text(
-                        lx + 4,
-                        y + 17 + 15 * k,
-                        label,
-                        size=10,
-                        extra=data(region=r.id, role=role, rtt_floor_ms=p.rtt_floor_ms),
-                    )
-                )
+                callouts.append(_callout(fr.point(*places.coords[end]), r.name, r.id, ri, role, p, stacks))
+    out.extend(callouts)
     # Places.
     for n in sorted(nodes):
         if n not in places.coords or n == "edge":
@@ -198,6 +182,29 @@ def wan_figure(plan: Plan, campus: Campus, catalog: Catalog) -> str:
     )
     height = MAP_H + max(HEIGHT - MAP_H, 44 + 17 * len(plan.wan.cables), 44 + 16 * (4 + len(plan.wan.regions)))
     return figure("fig-wan", WIDTH, height, f"WAN routes from {campus.site.city}", desc, "".join(out))
+
+
+def _callout(
+    at: tuple[float, float], name: str, region: str, ri: int, role: str, p: WanPath, stacks: dict[str, int]
+) -> str:
+    """A route's RTT label in a column (the Atlantic for western hubs, the east edge for eastern ones), with a
+    leader line to the hub where the route ends: labels never sit on each other or on the hubs' names."""
+    x, y = at
+    side = "west" if x < WIDTH / 2 else "east"
+    k = stacks[side]
+    stacks[side] = k + 1
+    label = f"{name}{' backup' if role == 'diverse' else ''} {num(p.rtt_floor_ms)} ms"
+    lw = 5.9 * len(label) + 10
+    lx = 10.0 if side == "west" else WIDTH - 10 - lw
+    ly = (MAP_H * 0.52 if side == "west" else MAP_H * 0.42) + 20 * k
+    anchor_x = lx + lw if side == "west" else lx
+    return (
+        f'<line x1="{anchor_x:.2f}" y1="{ly + 7:.2f}" x2="{x:.2f}" y2="{y:.2f}" stroke="{colour(ri + 1)}" '
+        'stroke-width="0.9"/>'
+        f'<rect x="{lx:.2f}" y="{ly:.2f}" width="{lw:.2f}" height="15" rx="2" fill="#fff" '
+        f'stroke="{colour(ri + 1)}" stroke-width="1.5"/>'
+        + text(lx + 5, ly + 11.5, label, size=10, extra=data(region=region, role=role, rtt_floor_ms=p.rtt_floor_ms))
+    )
 
 
 def _inset(plan: Plan, places: _Places, nodes: set[str]) -> str:
