@@ -71,6 +71,8 @@ footer { color: #555; font-size: 12px; border-top: 1px solid #999; }
   header, section, footer { max-width: none; padding: 4px 0; }
   section { break-before: page; }
   section#growth { break-before: auto; }
+  h2, .kb-lead { break-after: avoid; }
+  svg.kb-fig { width: auto; height: auto; max-width: 100%; max-height: 165mm; }
   svg.kb-fig, .kb-table tr, .kb-finding { break-inside: avoid; }
   a { color: #000; text-decoration: none; }
 }
