@@ -350,3 +350,34 @@ def test_cli_out_that_is_a_file_is_unusable(tmp_path: Path, monkeypatch: pytest.
     result = _cli("report", "stacks/phase1.yaml", "--out", str(target))
     assert result.exit_code == 2 and "is a file, not a directory" in result.output
     assert target.read_text(encoding="utf-8") == "x"
+
+
+def _staged(stacks: Path) -> LoadedSpec:
+    """Phases 1 and 2 rebuilt as 8 DGX B200 SUs each on one QM9700 fabric planned for 512 nodes, built in 2 stages
+    (as tests/test_plan_fabric.py does): phase 1 builds the spines and cores, phase 2 only leaves."""
+    for name, hall, extra in (("phase1", "h1", ", planned_nodes: 512"), ("phase2", "h3", ", extends: phase1")):
+        pods = "".join(f"      - {{id: {hall}-su{i:03d}, sku: dgx-b200, count: 32}}\n" for i in range(1, 9))
+        block = f"halls:\n  - id: {hall}\n    power_limit_mw: 16\n    cooling: direct_liquid\n    max_rack_kw: 140\n"
+        path = stacks / f"{name}.yaml"
+        text = re.sub(r"(?ms)^halls:\n.*?^(?=networks:)", block + "    pods:\n" + pods, path.read_text("utf-8"))
+        compute = f'  compute: {{kind: infiniband-ndr, switch: qm9700, oversubscription: "1:1"{extra}}}'
+        path.write_text(re.sub(r"(?m)^  compute: \{.*\}$", compute, text), encoding="utf-8")
+    return load_spec(stacks / "phase2.yaml")
+
+
+def test_staged_fabric_shows_reserve_then_the_earlier_phases_switches(stacks: Path) -> None:
+    plan, text = _page(_staged(stacks))
+    first, second = (pf.compute[0] for pf in plan.fabrics)
+    assert first.growth and second.growth and second.growth.extends == "phase1"
+    tags = _Tags()
+    tags.feed(text)
+    boxes = tags.with_attr("data-growth", "reserved")
+    assert [int(b["data-spine-ports-reserved"]) for b in boxes] == [
+        first.growth.spine_ports_reserved,
+        second.growth.spine_ports_reserved,
+    ]
+    assert "next phase plugs in here" in text and "last stage: the planned fabric is complete" in text
+    inherited = [t.name for t in second.domains[0].tiers if t.switches == 0]
+    assert inherited, "phase 2 adds no spines or cores"
+    for name in inherited:
+        assert f"{name}: phase1&#x27;s, none added" in text

@@ -56,6 +56,8 @@ def _domain(
     mid_x = x + box_w / 2
     for i, t in enumerate(tiers, start=1):
         y = top(i)
+        # A later stage cables its leaves into the switches an earlier phase built: drawn dashed, named as theirs.
+        inherited = t.switches == 0 and cf.growth is not None and cf.growth.extends is not None
         out.append(line(mid_x, y + box_h, mid_x, top(i - 1), stroke="#444", sw=2))
         out.append(
             text(
@@ -81,13 +83,19 @@ def _domain(
                 y,
                 box_w,
                 box_h,
-                fill_="#eef" if t.name == "leaf" else "#dde",
+                fill_="#fff" if inherited else "#eef" if t.name == "leaf" else "#dde",
                 stroke="#222",
                 sw=1.2,
-                extra=data(fabric=key, tier=t.name, switches=t.switches),
+                extra=data(fabric=key, tier=t.name, switches=t.switches)
+                + (' stroke-dasharray="5 3"' if inherited else ""),
             )
         )
-        out.append(text(x + 8, y + 16, f"{t.name}: {num(t.switches)} × {cf.switch}", size=12, weight="bold"))
+        title = (
+            f"{t.name}: {cf.growth.extends}'s, none added"
+            if inherited and cf.growth
+            else f"{t.name}: {num(t.switches)} × {cf.switch}"
+        )
+        out.append(text(x + 8, y + 16, title, size=12, weight="bold"))
         out.append(text(x + 8, y + 31, f"{t.ports_down} ports down · {t.ports_up} up", size=10, fill_="#333"))
     return "".join(out), len(tiers) * step + box_h
 
@@ -218,7 +226,9 @@ def _growth(cf: ComputeFabricPlan, x: float, y: float) -> tuple[str, float]:
             ),
         )
     )
-    out.append(text(x + 10, y + 8, "next phase plugs in here", size=12, weight="bold"))
+    done = g.nodes_after >= g.planned_nodes and not (g.spine_ports_reserved or g.core_ports_reserved)
+    head = "last stage: the planned fabric is complete" if done else "next phase plugs in here"
+    out.append(text(x + 10, y + 8, head, size=12, weight="bold"))
     out.append(
         text(
             x + 10,
