@@ -263,6 +263,7 @@ def report(
     if out is not None and out.exists() and not out.is_dir():
         _console(stderr=True).print(f"error: {out} is a file, not a directory: give --out a directory")
         raise typer.Exit(2)
+    # The hourly energy model's charts go in through render_page(..., energy=EnergyCharts(heatmap, monthly)).
     page = render_page(the_plan, loaded.campus, catalog_for(loaded), findings, out_dir=target.parent)
     try:
         write_report(target, page)

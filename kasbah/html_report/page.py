@@ -62,6 +62,7 @@ svg.kb-defs { position: absolute; }
 .kb-finding.warn pre { border-left: 6px dashed #b60; }
 .kb-finding.info pre { border-left: 3px solid #06b; }
 .kb-finding a { color: #0b4f8a; }
+.kb-chart svg { max-width: 100%; height: auto; }
 .kb-empty { padding: 10px; border: 1px dashed #777; background: #fafafa; }
 footer { color: #555; font-size: 12px; border-top: 1px solid #999; }
 @media print {
