@@ -381,3 +381,30 @@ def test_staged_fabric_shows_reserve_then_the_earlier_phases_switches(stacks: Pa
     assert inherited, "phase 2 adds no spines or cores"
     for name in inherited:
         assert f"{name}: phase1&#x27;s, none added" in text
+
+
+@settings(max_examples=8, deadline=None)
+@given(lat=st.floats(min_value=27.7, max_value=35.8), lon=st.floats(min_value=-13.0, max_value=-1.2))
+def test_wan_map_follows_the_site_wherever_it_is_in_morocco(lat: float, lon: float) -> None:
+    """The projection is centred on the campus: the site is drawn inside the map, the backhaul lines start there."""
+    from kasbah.html_report.wan import MAP_H, WIDTH, wan_figure
+
+    spec = _phase1_spec()
+    site = spec.campus.site.model_copy(update={"latitude": round(lat, 4), "longitude": round(lon, 4)})
+    campus = spec.campus.model_copy(update={"site": site})
+    plan = _phase2_plan()
+    fig = wan_figure(plan, campus, catalog_for(spec))
+    xy = re.search(r'<path d="M([\d.]+) ([\d.]+)l6 11h-12z" fill="#c00"', fig)
+    assert xy is not None, "the campus marker is drawn"
+    x, y = float(xy.group(1)), float(xy.group(2)) + 7
+    assert 0 < x < WIDTH and 0 < y < MAP_H
+    assert f"WAN routes from {site.city}" in fig
+
+
+def _phase1_spec() -> LoadedSpec:
+    if "s1" not in _SPECS:
+        _SPECS["s1"] = load_spec(REPO / "stacks" / "phase1.yaml")
+    return _SPECS["s1"]
+
+
+_SPECS: dict[str, LoadedSpec] = {}

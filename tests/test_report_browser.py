@@ -6,10 +6,13 @@ Checked: no console message of level error or warning, no request but the file i
 page per section, and a screenshot of each section matches its golden under tests/golden/report/.
 
 Screenshot tolerance: both images are turned to greyscale and halved (Lanczos), which is how the goldens are stored
-(small files; colour is checked through the DOM, layout through the picture). A pixel differs when its grey levels
-are more than 40 apart (of 255): anti-aliasing and hinting move edges by far less. A section fails when more than
-1 % of its pixels differ, or when its size changes by more than 2 % (a moved or missing block does both). Remake the
-goldens, after looking at them, with KASBAH_UPDATE_GOLDEN=1.
+(small files; colour is checked through the DOM, layout through the picture). A pixel differs when no pixel of the
+golden within one (halved) pixel of it, in any direction, is within 40 grey levels (of 255): a section that starts
+a fraction of a pixel lower anti-aliases its text differently (2 % of the findings' pixels moved by more than 40
+levels when the page above grew by 20 px), and the one-pixel search absorbs that (0.05 %). A section fails when
+more than 1 % of its pixels differ, or when its size changes by more than 2 % (a moved or missing block does both:
+rows of halls 10 px shorter: 3 % of the section). With KASBAH_UPDATE_GOLDEN=1 a golden is rewritten only when it
+fails, so re-running leaves unchanged pictures alone; look at what it wrote before committing.
 """
 
 from __future__ import annotations
@@ -161,28 +164,39 @@ def test_prints_to_pdf_a_page_per_section(browser_page: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("section", SECTIONS)
 def test_section_screenshot_matches_golden(browser_page: dict[str, Any], section: str, tmp_path: Path) -> None:
-    from PIL import Image, ImageChops
+    from PIL import Image
 
     shot = tmp_path / f"{section}.png"
     browser_page["page"].locator(f"section#{section}").screenshot(path=str(shot), animations="disabled")
     actual = _normalise(Image.open(shot))
     golden = GOLDEN / f"{PHASE}-{section}.png"
-    if os.environ.get("KASBAH_UPDATE_GOLDEN") == "1":
+    update = os.environ.get("KASBAH_UPDATE_GOLDEN") == "1"
+    verdict = _compare(actual, Image.open(golden).convert("L")) if golden.is_file() else "no golden"
+    if update and verdict:
         golden.parent.mkdir(parents=True, exist_ok=True)
         actual.save(golden, optimize=True)
-    assert golden.is_file(), f"no golden {golden}: run with KASBAH_UPDATE_GOLDEN=1 and look at it"
-    expected = Image.open(golden).convert("L")
-    (aw, ah), (ew, eh) = actual.size, expected.size
-    assert abs(aw - ew) <= MAX_SIZE_CHANGE * ew and abs(ah - eh) <= MAX_SIZE_CHANGE * eh, (
-        f"{section}: {aw}x{ah} against the golden's {ew}x{eh}"
-    )
-    w, h = min(aw, ew), min(ah, eh)
-    diff = ImageChops.difference(actual.crop((0, 0, w, h)), expected.crop((0, 0, w, h)))
-    differing = sum(diff.point(lambda v: 255 if v > GREY_DELTA else 0).histogram()[255:]) / (w * h)
-    if differing > MAX_DIFFERING:
+        verdict = ""
+    if verdict:
         actual.save(tmp_path / f"{section}-actual.png")
-        diff.save(tmp_path / f"{section}-diff.png")
-    assert differing <= MAX_DIFFERING, f"{section}: {differing:.2%} of pixels differ (see {tmp_path})"
+    assert not verdict, f"{section}: {verdict} (actual picture in {tmp_path}; KASBAH_UPDATE_GOLDEN=1 remakes it)"
+
+
+def _compare(actual: Any, expected: Any) -> str:
+    """Why `actual` does not match `expected`, or "" when it does (see the module's docstring for the tolerance)."""
+    import numpy as np
+
+    (aw, ah), (ew, eh) = actual.size, expected.size
+    if abs(aw - ew) > MAX_SIZE_CHANGE * ew or abs(ah - eh) > MAX_SIZE_CHANGE * eh:
+        return f"{aw}x{ah} against the golden's {ew}x{eh}"
+    w, h = min(aw, ew), min(ah, eh)
+    a = np.asarray(actual, dtype=np.int16)[:h, :w]
+    padded = np.pad(np.asarray(expected, dtype=np.int16)[:h, :w], 1, mode="edge")
+    nearest = np.full(a.shape, 255, dtype=np.int16)
+    for dy in range(3):
+        for dx in range(3):
+            nearest = np.minimum(nearest, np.abs(a - padded[dy : dy + h, dx : dx + w]))
+    differing = float((nearest > GREY_DELTA).mean())
+    return f"{differing:.2%} of pixels differ" if differing > MAX_DIFFERING else ""
 
 
 def _normalise(img: Any) -> Any:

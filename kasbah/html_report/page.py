@@ -117,8 +117,9 @@ def render_page(
         "halls": (
             "Site and halls",
             halls_figure(plan)
-            + '<p class="kb-lead">Rack elevations (schematic order, one slot per tray; power shelves as the '
-            "catalog's reference racks place them, top and bottom):</p>" + rack_figure(plan),
+            + '<p class="kb-lead">Rack elevations (schematic: one slot per tray, the compute trays split around the '
+            "NVLink switch trays; power shelves drawn as a band at top and bottom, as the plan holds no count of "
+            "them):</p>" + rack_figure(plan),
         ),
         "fabric": ("Fabric", fabric + other_networks_table(plan)),
         "wan": (
