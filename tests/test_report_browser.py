@@ -32,7 +32,8 @@ from kasbah.plan.derive import Plan, derive
 from kasbah.spec.load import load_spec
 from tests.conftest import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("KASBAH_CHROMIUM", "/usr/bin/chromium"))
+"""Debian's chromium; KASBAH_CHROMIUM names another build of it (the flags below must suit it)."""
 GOLDEN = REPO / "tests" / "golden" / "report"
 PHASE = "phase2"
 VIEWPORT = {"width": 1040, "height": 900}
