@@ -408,3 +408,25 @@ def _phase1_spec() -> LoadedSpec:
 
 
 _SPECS: dict[str, LoadedSpec] = {}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["</title><script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "a & b < c", "\u202egnp.exe", "x]]>-->"],
+)
+def test_spec_text_is_escaped_everywhere(stacks: Path, hostile: str) -> None:
+    """Free text of a spec (the site's city, region names) is shown as typed and never becomes markup."""
+    campus = stacks / "campus.yaml"
+    escaped = hostile.replace('"', '\\"')
+    edit(campus, "city: Nouaceur", f'city: "{escaped}"')
+    edit(campus, "name: Europe,", f'name: "{escaped}",')
+    spec = load_spec(stacks / "phase1.yaml")
+    plan, text = _page(spec)
+    assert plan.wan.regions[0].name == hostile
+    assert (
+        "<script" not in text and "<img" not in text and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "")
+    )
+    tags = _Tags()
+    tags.feed(text)
+    assert [t for t, _ in tags.tags if t in ("script", "img", "iframe", "object")] == []
+    assert html.escape(hostile, quote=True) in text
