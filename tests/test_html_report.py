@@ -423,9 +423,7 @@ def test_spec_text_is_escaped_everywhere(stacks: Path, hostile: str) -> None:
     spec = load_spec(stacks / "phase1.yaml")
     plan, text = _page(spec)
     assert plan.wan.regions[0].name == hostile
-    assert (
-        "<script" not in text and "<img" not in text and "onerror=alert" not in text.replace("onerror=alert(1)&gt;", "")
-    )
+    assert "<script" not in text and "<img" not in text
     tags = _Tags()
     tags.feed(text)
     assert [t for t, _ in tags.tags if t in ("script", "img", "iframe", "object")] == []
