@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from kasbah import __version__
-from kasbah.findings import Finding, Level, SpecError
+from kasbah.findings import Finding, Findings, Level, SpecError
 from kasbah.plan.derive import Plan, derive
 from kasbah.plan.diff import diff_plans
 from kasbah.report import LiteralConsole, plan_tables, print_findings, styled, summary_line
@@ -255,6 +255,54 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
         raise typer.Exit(2) from None
     state = "written" if changed else "unchanged"
     _console().print(f"{target}: {len(files):,} files {state}, digest {renders.digest(files)[:12]}", markup=False)
+
+
+@app.command()
+def report(
+    spec: SpecArg,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/<phase>/).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page of the phase: growth, halls and racks, fabric, WAN map, energy, findings."""
+    from kasbah.html_report import render_page, write_report
+    from kasbah.plan.derive import catalog_for
+
+    try:
+        loaded = load_spec(spec)
+    except SpecError as exc:
+        _report_failure(exc.findings, False)
+        raise typer.Exit(exc.exit_code) from None
+    the_plan, findings = derive(loaded)
+    shown = [f for f in findings if f.level > Level.INFO]
+    if the_plan is None or _exit_for(findings):
+        err = _console(stderr=True)
+        print_findings(err, shown)
+        err.print(summary_line(findings) + "; no report was written")
+        raise typer.Exit(1)
+    target = (Path("build") / the_plan.phase / "report.html") if out is None else out / f"{the_plan.phase}.html"
+    if out is not None and out.exists() and not out.is_dir():
+        _console(stderr=True).print(f"error: {out} is a file, not a directory: give --out a directory")
+        raise typer.Exit(2)
+    # The hourly energy model's charts and findings, when the campus declares one (`kasbah energy` has the figures).
+    from kasbah.energy.charts import heatmap_svg, monthly_svg
+    from kasbah.energy.model import run_model
+    from kasbah.html_report.page import EnergyCharts
+
+    year, energy_findings = run_model(loaded, the_plan)
+    charts = EnergyCharts(heatmap_svg(year), monthly_svg(year)) if year is not None else None
+    merged = Findings()
+    merged.extend(findings)
+    merged.extend(energy_findings)
+    page = render_page(
+        the_plan, loaded.campus, catalog_for(loaded), merged.sorted(), out_dir=target.parent, energy=charts
+    )
+    try:
+        write_report(target, page)
+    except OSError as exc:
+        _console(stderr=True).print(f"error: cannot write {target}: {exc.strerror or exc}")
+        raise typer.Exit(2) from None
+    _console().print(f"{target}: {len(page.encode('utf-8')):,} bytes written")
 
 
 @app.command()
