@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 
 # -- the name builders (one source each; renderers, scopes and components call these) ---------------------------------
 
-ROLE_GROUPS: tuple[str, ...] = ("gpu_nodes", "edge_routers", "monitoring", "subnet_managers", "fabric_switches")
+ROLE_GROUPS: tuple[str, ...] = (
+    "gpu_nodes",
+    "edge_routers",
+    "monitoring",
+    "subnet_managers",
+    "fabric_switches",
+    "slurm_controllers",
+)
 """Inventory groups by role, besides the per-object groups `pod_*`, `hall_*`, `phase_*`, `sku_*`."""
 
 ANSIBLE_GROUPS: tuple[str, ...] = ("all", "ungrouped")
@@ -331,6 +338,9 @@ class _Check:
         for svc in plan.service_hosts:
             if svc.role == "monitoring":
                 space.add(svc.name, Source(f"the monitoring server '{MONITORING_HOST}'"))
+            elif svc.role == "scheduler":
+                src = self.o.of(self.o.phases, svc.phase, f"phase '{svc.phase}'")
+                space.add(svc.name, Source(f"Slurm controller '{svc.name}' of {src.what}", src.doc, src.path, src.file))
             else:
                 src = self.o.of(self.o.compute, svc.phase, f"phase '{svc.phase}'")
                 space.add(svc.name, Source(f"subnet manager '{svc.name}' of {src.what}", src.doc, src.path, src.file))

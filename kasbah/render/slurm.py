@@ -1,0 +1,65 @@
+"""Slurm files under `build/<phase>/slurm/`: slurm.conf, gres.conf, topology.conf, cgroup.conf and the per-job IMEX
+prolog/epilog, from `plan.slurm` alone.
+
+The lab uses these files unchanged: nodes and controllers are named, never addressed (DNS or /etc/hosts resolve
+them), ports are Slurm's defaults and paths are plain Debian ones, so a daemon in its own mount namespace needs no
+rewrite; what cannot run without hardware the lab overrides in a file that includes slurm.conf first.
+"""
+
+from __future__ import annotations
+
+from kasbah.plan.derive import Plan
+from kasbah.plan.slurm import SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, SlurmPlan
+from kasbah.render import Files
+from kasbah.render.templating import render_template
+
+PREFIX = "slurm/"
+
+
+def nodesets(s: SlurmPlan) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """NodeSets by feature (short lines whatever the cluster's size) and each partition's Nodes= entries."""
+    sets: dict[str, str] = {}
+    nodes: dict[str, list[str]] = {}
+    for p in s.partitions:
+        if not p.features:
+            nodes[p.name] = ["ALL"]
+            continue
+        entries = []
+        for feature in p.features:
+            name = f"ns-{feature}"
+            sets.setdefault(name, feature)
+            entries.append(name)
+        nodes[p.name] = entries
+    return sorted(sets.items()), nodes
+
+
+def render_slurm(plan: Plan) -> Files:
+    """Relative path (under the phase's render) -> text; empty when the plan runs no scheduler."""
+    s = plan.slurm
+    if s is None:
+        return {}
+    sets, partition_nodes = nodesets(s)
+    ctx = {
+        "campus": plan.campus,
+        "phase": plan.phase,
+        "s": s,
+        "nodesets": sets,
+        "partition_nodes": partition_nodes,
+        "ctld_port": SLURMCTLD_PORT,
+        "slurmd_port": SLURMD_PORT,
+        "dbd_port": SLURMDBD_PORT,
+    }
+    files: Files = {
+        f"{PREFIX}slurm.conf": render_template("slurm/slurm.conf.j2", **ctx),
+        f"{PREFIX}gres.conf": render_template("slurm/gres.conf.j2", **ctx),
+        f"{PREFIX}topology.conf": render_template("slurm/topology.conf.j2", **ctx),
+        f"{PREFIX}cgroup.conf": render_template("slurm/cgroup.conf.j2", **ctx),
+    }
+    if s.imex == "per-job":
+        files[f"{PREFIX}prolog.d/50-imex.sh"] = render_template("slurm/imex-prolog.sh.j2", **ctx)
+        files[f"{PREFIX}epilog.d/50-imex.sh"] = render_template("slurm/imex-epilog.sh.j2", **ctx)
+    return files
+
+
+render = render_slurm
+"""The renderer protocol of kasbah.render (`render(plan) -> Files`)."""
