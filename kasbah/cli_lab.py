@@ -165,6 +165,38 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         console.print(styled(("cut", "yellow"), f": {', '.join(now.cuts)} (kasbah lab restore CABLE)"))
     for e in now.errors:
         console.print(styled((e, "red")))
+    _slurm_status(plan, state, console)
+
+
+def _slurm_status(plan: Plan, state, console) -> None:
+    """Each NVLink block's trays now (up, drained, down) and what that means for whole-block jobs."""
+    from kasbah.lab.slurm_probes import status_lab
+
+    rows, notice = status_lab(plan, state)
+    if notice:
+        console.print(notice)
+    if not rows:
+        return
+    t = Table(title=f"Slurm blocks (segments of {plan.slurm.segment_max} survive one drained tray)")
+    for col in ("block", "trays", "up", "drained", "down", "means"):
+        t.add_column(col)
+    for b in rows:
+        mark = styled((b.meaning, "green" if b.whole_block else "yellow"))
+        t.add_row(b.block, str(b.trays), str(b.up), ", ".join(b.drained) or "-", ", ".join(b.down) or "-", mark)
+    console.print(t)
+
+
+def _verify_slurm(plan: Plan, state, console) -> list[str]:
+    """Probe jobs and the drain drill: where each job landed, against the plan's blocks; returns the differences."""
+    from kasbah.lab.slurm_probes import verify_lab
+
+    results, diffs, notice = verify_lab(plan, state)
+    if notice:
+        console.print(notice)
+    for p in results:
+        mark = styled(("ok", "green")) if p.ok else styled(("differs", "red"))
+        console.print(f"slurm {p.name}: {p.request} -> {p.state or '-'} {p.detail} ({p.seconds:.1f} s) ", mark)
+    return diffs
 
 
 def _cable(plan: Plan, cable: str) -> str:
@@ -312,6 +344,7 @@ def verify(spec: Path) -> None:
     state, _ = _lab()
     diffs = checks.differences(plan, state)
     console = _console()
+    diffs += _verify_slurm(plan, state, console)
     if diffs:
         for d in diffs:
             console.print(styled(("differs", "red"), f": {d}"))

@@ -2,8 +2,8 @@
 
 Why one namespace per daemon: a render names nodes `NodeName=<host>` with no NodeAddr and default ports, so every
 slurmd needs its own address on port 6818; separate namespaces give that whether or not Debian built slurmd with
---enable-multiple-slurmd. The namespaces hang off one bridge in a hub namespace (198.18.0.0/15, the benchmark range:
-nothing else in the lab uses it), and every daemon's /etc/hosts maps the render's host names to those addresses.
+--enable-multiple-slurmd. The namespaces hang off one bridge in a hub namespace (172.31.0.0/16: no network of the
+plan uses it, and the bridge reaches nothing else); every daemon's /etc/hosts maps the render's names to them.
 
 Each daemon runs `unshare --mount --uts` + chroot into the Debian 13 root (kasbah.lab.slurm_root), with its own /run,
 /var/lib/slurm, /var/log/slurm bound over the read-only root, the phase's rendered `slurm/` directory unchanged at
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 from kasbah import netns
 from kasbah.lab import procs
@@ -33,7 +34,8 @@ from kasbah.lab.slurm_root import missing, root_dir
 
 LAB_CONF_DIR = "/etc/slurm-lab"
 """Inside the root: the lab's slurm.conf (Include of the render + overrides) and links to the render's other files."""
-SUBNET_BASE = IPv4Address("198.18.0.0")
+SUBNET_BASE = IPv4Address("172.31.0.0")
+SUBNET_PREFIX = 16
 OVERRIDES = (
     ("SlurmdParameters", "config_overrides"),  # trays declare 72+ cores and hundreds of GB; the lab host has 2 cores
     ("ProctrackType", "proctrack/linuxproc"),  # 40 slurmd in one cgroup tree without systemd: no cgroup plugins
@@ -42,8 +44,6 @@ OVERRIDES = (
     ("SwitchType", "switch/none"),  # switch/nvidia_imex needs NVLink IMEX channel devices: render-only in the lab
     ("Prolog", "/bin/true"),  # a render's prolog/epilog set up IMEX or GPUs; Slurm takes no empty value here
     ("Epilog", "/bin/true"),
-    ("SlurmctldParameters", "enable_configless"),
-    ("ReturnToService", "2"),
 )
 """What the lab sets over the render, and why; nothing that names a node, block, partition or controller."""
 
@@ -91,7 +91,7 @@ class Running:
 
 
 def address(index: int) -> str:
-    """Host `index`'s address on the Slurm bridge: .1 to .250 of consecutive /24s of 198.18.0.0/15."""
+    """Host `index`'s address on the Slurm bridge: .1 to .250 of consecutive /24s of 172.31.0.0/16."""
     return str(SUBNET_BASE + (index // 250) * 256 + index % 250 + 1)
 
 
@@ -198,9 +198,9 @@ class SlurmLab:
         self.prefix = prefix
         self.root = root or root_dir()
         self.hosts = [*cluster.controllers, *cluster.nodes]
-        self.namespaces = {h: f"{prefix}-s{i}" for i, h in enumerate(self.hosts)}
+        self.namespaces = {h: f"{prefix}-sl{i}" for i, h in enumerate(self.hosts)}
         self.addresses = {h: address(i) for i, h in enumerate(self.hosts)}
-        self.hub = f"{prefix}-shub"
+        self.hub = f"{prefix}-slhub"
 
     def _network(self, add_ns: Callable[[str], None]) -> None:
         netns.add_namespace(self.hub)
@@ -208,6 +208,8 @@ class SlurmLab:
         netns.run(["ip", "link", "add", "br0", "type", "bridge"], netns=self.hub)
         netns.run(["ip", "link", "set", "br0", "up"], netns=self.hub)
         for i, host in enumerate(self.hosts):
+            if host not in self.namespaces:
+                continue
             ns = self.namespaces[host]
             netns.add_namespace(ns)
             add_ns(ns)
@@ -215,11 +217,16 @@ class SlurmLab:
                 ["ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", f"p{i}", "netns", self.hub]
             )
             netns.run(["ip", "link", "set", f"p{i}", "master", "br0", "up"], netns=self.hub)
-            netns.run(["ip", "addr", "add", f"{self.addresses[host]}/15", "dev", "eth0"], netns=ns)
+            netns.run(["ip", "addr", "add", f"{self.addresses[host]}/{SUBNET_PREFIX}", "dev", "eth0"], netns=ns)
             netns.run(["ip", "link", "set", "eth0", "up"], netns=ns)
 
-    def start(self, record: Record, add_ns: Callable[[str], None], timeout: float = 120) -> Running:
-        """Namespaces, munged, slurmctld (each controller), slurmd per node; waits until every node is idle."""
+    def start(
+        self, record: Record, add_ns: Callable[[str], None], timeout: float = 120, *, slurmd: bool = True
+    ) -> Running:
+        """Namespaces, munged, slurmctld (each controller), slurmd per node; waits until every node is idle.
+
+        `slurmd=False`: the controllers only, every node still named in /etc/hosts (a parse check of a render too
+        large to run: slurmctld loads every node, block and partition and answers `scontrol show topology`)."""
         problem = missing(self.root)
         if problem:
             raise SlurmLabError(problem)
@@ -240,6 +247,8 @@ class SlurmLab:
         munge_run = _dir(self.dir / "munge-run", munge_ids, 0o755)
         munge_lib = _dir(munge / "lib", munge_ids, 0o700)
         munge_log = _dir(munge / "log", munge_ids, 0o700)
+        if not slurmd:
+            self.namespaces = {h: self.namespaces[h] for h in self.cluster.controllers}
         self._network(add_ns)
         timings["network_s"] = round(time.monotonic() - t0, 2)
 
@@ -284,7 +293,7 @@ class SlurmLab:
             self.dir / "logs" / "slurmctld",
         )
         timings["slurmctld_s"] = round(time.monotonic() - t0, 2)
-        for host in self.cluster.nodes:
+        for host in self.cluster.nodes if slurmd else []:
             node_lib = _dir(self.dir / "nodes" / host / "lib", slurm_ids)
             _dir(node_lib / "slurmd")  # Debian's SlurmdSpoolDir; slurmd runs as root
             self._daemon(host, "slurmd", node_lib, slurm_ids, common, munge_run, record)
@@ -302,7 +311,8 @@ class SlurmLab:
             states = node_states(running)
             return len(states) >= len(self.cluster.nodes) and all(s.startswith("idle") for s in states.values())
 
-        self._wait(all_idle, timeout, f"{len(self.cluster.nodes)} slurmd to register idle", self.dir / "logs")
+        if slurmd:
+            self._wait(all_idle, timeout, f"{len(self.cluster.nodes)} slurmd to register idle", self.dir / "logs")
         timings["daemons_up_s"] = round(time.monotonic() - t0, 2)
         running.timings = timings
         running.save()
@@ -390,3 +400,55 @@ def node_states(running: Running) -> dict[str, str]:
     if code != 0:
         return {}
     return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+
+
+MAX_NODES = 72
+"""The most slurmd the lab starts (KASBAH_LAB_SLURM_MAX_NODES): four NVL72 racks, about 10 MB each."""
+
+
+def lab_dir_of(state_dir: str | Path) -> Path:
+    return Path(state_dir) / "slurm"
+
+
+def lab_up(plan: Any, state: Any, build: Path, say: Callable[[str], None]) -> Running | None:
+    """`kasbah lab up`'s Slurm step: the phase's render run for real, or a notice saying why not (never a failure
+    for a phase the lab cannot schedule: no scheduler, too many trays, no root)."""
+    slurm = getattr(plan, "slurm", None)
+    if slurm is None:
+        say("Slurm: the phase has no scheduler (no GPU nodes, or scheduler.enabled: false): not started")
+        return None
+    nodes = slurm.nodes
+    limit = int(os.environ.get("KASBAH_LAB_SLURM_MAX_NODES") or MAX_NODES)
+    if len(nodes) > limit:
+        say(
+            f"Slurm: not started: {len(nodes)} trays in {len(slurm.blocks)} blocks is more than the lab runs "
+            f"({limit}, KASBAH_LAB_SLURM_MAX_NODES); tests/data/slurm-lab/phase1.yaml is a lab-size phase"
+        )
+        return None
+    problem = missing()
+    if problem:
+        say(f"Slurm: not started: {problem}")
+        return None
+    cluster = Cluster(
+        build / "slurm", list(slurm.controllers), [n.name for n in nodes], {n.name: n.gpus for n in nodes}
+    )
+
+    def add_ns(ns: str) -> None:
+        state.namespaces.append(ns)
+        state.save()
+
+    lab = SlurmLab(cluster, lab_dir_of(state.dir), state.prefix)
+    running = lab.start(record=state.add_process, add_ns=add_ns)
+    state.timings["slurm_up_s"] = running.timings.get("daemons_up_s", 0.0)
+    state.save()
+    say(
+        f"Slurm ({version_of(running)}): slurmctld on {', '.join(slurm.controllers)}, {len(nodes)} slurmd in "
+        f"{len(slurm.blocks)} blocks, all idle in {state.timings['slurm_up_s']:.1f} s"
+    )
+    return running
+
+
+def version_of(running: Running) -> str:
+    from kasbah.lab.slurm_root import version
+
+    return version(Path(running.root)).removeprefix("debian trixie, ") or "unknown version"

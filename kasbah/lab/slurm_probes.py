@@ -274,3 +274,50 @@ def blocks_now(running: Running, layout: Layout) -> list[BlockNow]:
         ]
         out.append(BlockNow(name, len(nodes), len(nodes) - len(drained) - len(down), drained, down))
     return out
+
+
+def _running(plan: Any, state: Any) -> tuple[Running | None, str | None]:
+    """The lab's Slurm for this plan, or a notice saying why there is none (None, None: the phase has no scheduler)."""
+    from kasbah.lab.slurm import lab_dir_of
+
+    if getattr(plan, "slurm", None) is None:
+        return None, None
+    running = Running.load(lab_dir_of(state.dir))
+    if running is None:
+        return None, "Slurm: not running in this lab (`kasbah lab up` said why)"
+    return running, None
+
+
+def verify_lab(plan: Any, state: Any) -> tuple[list[Probe], list[str], str | None]:
+    """`kasbah verify --lab`'s Slurm part: (probes run, differences from the plan, a notice when none ran)."""
+    running, notice = _running(plan, state)
+    if running is None:
+        return [], [], notice
+    layout = Layout.from_plan(plan.slurm)
+    diffs: list[str] = []
+    results: list[Probe] = []
+    try:
+        known = set(node_states(running))
+        planned = {n.name for n in plan.slurm.nodes}
+        if known != planned:
+            diffs.append(
+                f"Slurm knows {len(known)} nodes, the plan has {len(planned)}: "
+                f"{len(planned - known)} missing, {len(known - planned)} unplanned"
+            )
+        results = probes(running, layout)
+        results += drill(running, layout)
+    except (SlurmLabError, OSError, ValueError) as exc:
+        diffs.append(f"Slurm probes: {exc}")
+    diffs += [f"Slurm probe '{p.name}' ({p.request}): {p.detail}" for p in results if not p.ok and p.detail]
+    return results, diffs, None
+
+
+def status_lab(plan: Any, state: Any) -> tuple[list[BlockNow], str | None]:
+    """`kasbah lab status`'s Slurm part: each block's trays now, or a notice."""
+    running, notice = _running(plan, state)
+    if running is None:
+        return [], notice
+    try:
+        return blocks_now(running, Layout.from_plan(plan.slurm)), None
+    except SlurmLabError as exc:
+        return [], f"Slurm: {exc}"
