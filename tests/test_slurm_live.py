@@ -52,7 +52,7 @@ def _start(plan: Plan, *, slurmd: bool) -> Iterator[tuple[Running, list[tuple[st
     cluster.gpus = {n.name: n.gpus for n in nodes}
     made: list[str] = []
     started: list[tuple[str, int]] = []
-    lab = SlurmLab(cluster, work / "lab", f"kt{os.getpid() % 10000}")
+    lab = SlurmLab(cluster, work / "lab", f"ks{os.getpid() % 10000}")
     try:
         running = lab.start(lambda name, pid, *_: started.append((name, pid)), made.append, slurmd=slurmd)
         yield running, started

@@ -83,8 +83,9 @@ class Running:
         path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, lab_dir: Path) -> Running | None:
-        path = lab_dir / "slurm" / "slurm.json"
+    def load(cls, directory: Path) -> Running | None:
+        """What `start` saved in `directory` (the lab's slurm/ directory); None when it never started."""
+        path = directory / "slurm.json"
         if not path.is_file():
             return None
         return cls(**json.loads(path.read_text(encoding="utf-8")))

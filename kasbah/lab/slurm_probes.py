@@ -191,9 +191,14 @@ def drill(running: Running, layout: Layout, block: str | None = None) -> list[Pr
             del other
         t1 = time.monotonic()
         job_id = submit(pid, [*part, "-N", str(size)], "kasbah-drill-wait")
-        time.sleep(3)  # two scheduler passes' worth: it must still wait
-        state, nodes, reason = job(pid, job_id)
-        ok = state == "PENDING"
+        # Pending with reason None: not looked at yet. Wait (bounded) until the scheduler says why it waits.
+        deadline = time.monotonic() + 45
+        while True:
+            state, nodes, reason = job(pid, job_id)
+            if state != "PENDING" or reason not in ("None", "") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        ok = state == "PENDING" and reason not in ("None", "")
         out.append(
             Probe(
                 "whole block, none free",
