@@ -16,13 +16,14 @@ its Unix socket with a key the lab generates (0400, never in the repo). Daemons 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -279,20 +280,20 @@ class SlurmLab:
 
         ctl_lib = _dir(self.dir / "ctl-lib", slurm_ids)
         _dir(ctl_lib / "slurmctld", slurm_ids)
-        ctl_pids = [
-            self._daemon(host, "slurmctld", ctl_lib, slurm_ids, common, munge_run, record)
-            for host in self.cluster.controllers
-        ]
-        ctl_pid = ctl_pids[0]  # the primary: clients run next to it
-        self._wait(
-            lambda: (
-                self.client(["scontrol", "ping"], controller_pid=ctl_pid, check=False)[0] == 0
-                and "UP" in self.client(["scontrol", "ping"], controller_pid=ctl_pid, check=False)[1]
-            ),
-            30,
-            "slurmctld to answer `scontrol ping`",
-            self.dir / "logs" / "slurmctld",
-        )
+        # The primary first: started together, the primary's "shut down, backup" message to a backup still starting
+        # times out (MessageTimeout) and costs half a minute. Each controller counts as up once ping says so.
+        ctl_pid = 0
+        for host in self.cluster.controllers:
+            pid = self._daemon(host, "slurmctld", ctl_lib, slurm_ids, common, munge_run, record)
+            ctl_pid = ctl_pid or pid  # the primary: clients run next to it
+            self._wait(
+                lambda host=host, ctl_pid=ctl_pid: (
+                    f"at {host} is UP" in self.client(["scontrol", "ping"], controller_pid=ctl_pid, check=False)[1]
+                ),
+                60,
+                f"slurmctld on {host} to answer `scontrol ping`",
+                self.dir / "logs" / "slurmctld" / f"{host}.log",
+            )
         timings["slurmctld_s"] = round(time.monotonic() - t0, 2)
         for host in self.cluster.nodes if slurmd else []:
             node_lib = _dir(self.dir / "nodes" / host / "lib", slurm_ids)
@@ -453,3 +454,36 @@ def version_of(running: Running) -> str:
     from kasbah.lab.slurm_root import version
 
     return version(Path(running.root)).removeprefix("debian trixie, ") or "unknown version"
+
+
+@contextlib.contextmanager
+def standalone(plan: Any, directory: Path, prefix: str, *, slurmd: bool = True) -> Iterator[Running]:
+    """The Slurm part of the lab alone, for tests and benchmarks: render `plan`'s slurm/ files into `directory`,
+    start them, yield, then stop every process started and delete every namespace made (by PID and name)."""
+    from kasbah.render import write
+    from kasbah.render.slurm import render_slurm
+
+    files = {k: v for k, v in render_slurm(plan).items() if k.startswith("slurm/")}
+    if not files:
+        raise SlurmLabError(f"{plan.campus} {plan.phase} runs no scheduler: nothing to start")
+    write(files, directory / "build")
+    nodes = plan.slurm.nodes
+    cluster = Cluster(
+        directory / "build" / "slurm",
+        list(plan.slurm.controllers),
+        [n.name for n in nodes],
+        {n.name: n.gpus for n in nodes},
+    )
+    made: list[str] = []
+    started: list[int] = []
+    try:
+        yield SlurmLab(cluster, directory / "lab", prefix).start(
+            lambda _name, pid, *_: started.append(pid), made.append, slurmd=slurmd
+        )
+    finally:
+        for pid in started:
+            procs.stop_pid(pid, timeout=5)
+        for ns in reversed(made):
+            for pid in netns.namespace_pids(ns):
+                procs.stop_pid(pid, timeout=2)
+            netns.delete_namespace(ns)
