@@ -142,6 +142,7 @@ def test_yaml_the_roles_read_matches_the_plan(tricky: tuple[Plan, Files, dict[st
             "kasbah_sku": pod.sku,
             "kasbah_gpus_per_node": pod.gpus_per_node,
             "kasbah_gpu_power_limit_w": limits.get((pod.phase, pod.sku)),
+            "kasbah_imex_static": plan.slurm is None or plan.slurm.imex != "per-job",
         }
     for router in plan.edge.routers:
         data = yaml.safe_load(files[f"frr/{router.id}.vars.yml"])

@@ -154,6 +154,12 @@ class SlurmPlan(PlanModel):
     qos: list[SlurmQos]
     accounts: list[SlurmAccount]
 
+    def partition_nodes(self, name: str) -> list[str]:
+        """The node names of partition `name`, in build order."""
+        part = next(p for p in self.partitions if p.name == name)
+        pods = set(part.pods)
+        return [n.name for n in self.nodes if n.pod in pods]
+
     @cached_property
     def nodes(self) -> list[SlurmNode]:
         """Every node, in build order, with its block (generated: the plan itself keeps only groups)."""
@@ -298,11 +304,12 @@ def _groups(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmNodeGroup]:
         )
     for sku in sorted(missing):
         ctx.finding(
-            Level.WARNING,
+            Level.INFO,
             "scheduler.node-figures",
             (),
-            f"the catalog has no CPU cores or memory per node for '{sku}': slurm.conf leaves CPUs/RealMemory out "
-            "and Slurm counts one CPU per node until slurmd reports the real figures",
+            f"the catalog has no CPU cores or no memory per node for '{sku}': slurm.conf leaves that figure out "
+            "(slurmd reports it) and, without memory for every node, memory is not a consumable resource "
+            "(SelectTypeParameters=CR_Core), so no job is held to a guessed size",
             f"add cpus_per_node and memory_gb_per_node (with a source) to '{sku}' in the campus catalog",
         )
     return groups

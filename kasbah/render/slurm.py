@@ -11,9 +11,42 @@ from __future__ import annotations
 from kasbah.plan.derive import Plan
 from kasbah.plan.slurm import SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, SlurmPlan
 from kasbah.render import Files
+from kasbah.render.escape import yaml_dump
 from kasbah.render.templating import render_template
 
 PREFIX = "slurm/"
+MUNGE_KEY_VAR = "vault_slurm_munge_key"
+"""The munge key (the cluster's shared secret), from the vault like every other secret."""
+DBD_PASSWORD_VAR = "vault_slurm_dbd_password"
+"""slurmdbd's database password, when accounting is on."""
+
+
+def secret_vars(s: SlurmPlan) -> list[str]:
+    """The vault variables the slurm role needs for this plan."""
+    return [MUNGE_KEY_VAR, *([DBD_PASSWORD_VAR] if s.accounting else [])]
+
+
+def role_vars(s: SlurmPlan) -> str:
+    """slurm/vars.yml: what the slurm role reads besides the config files (names of secrets, never values)."""
+    return yaml_dump(
+        {
+            "kasbah_slurm_cluster_name": s.cluster_name,
+            "kasbah_slurm_controllers": list(s.controllers),
+            "kasbah_slurm_accounting": s.accounting,
+            "kasbah_slurm_imex_per_job": s.imex == "per-job",
+            "kasbah_slurm_munge_key_var": MUNGE_KEY_VAR,
+            "kasbah_slurm_dbd_password_var": DBD_PASSWORD_VAR if s.accounting else None,
+            "kasbah_slurm_qos": [q.model_dump() for q in s.qos],
+            "kasbah_slurm_accounts": [a.model_dump() for a in s.accounts],
+            "kasbah_slurm_blocks_file": "blocks.tsv",
+        },
+        header="Rendered by kasbah: the slurm role's values from the plan (vault variable names, never values).",
+    )
+
+
+def blocks_tsv(s: SlurmPlan) -> str:
+    """node<TAB>block<TAB>block size for every node: the exporter's `block` label (the plan's, not a config read)."""
+    return "".join(f"{n}\t{b.name}\t{b.size}\n" for b in s.blocks for n in b.nodes)
 
 
 def nodesets(s: SlurmPlan) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
@@ -54,6 +87,8 @@ def render_slurm(plan: Plan) -> Files:
         f"{PREFIX}gres.conf": render_template("slurm/gres.conf.j2", **ctx),
         f"{PREFIX}topology.conf": render_template("slurm/topology.conf.j2", **ctx),
         f"{PREFIX}cgroup.conf": render_template("slurm/cgroup.conf.j2", **ctx),
+        f"{PREFIX}vars.yml": role_vars(s),
+        f"{PREFIX}blocks.tsv": blocks_tsv(s),
     }
     if s.imex == "per-job":
         files[f"{PREFIX}prolog.d/50-imex.sh"] = render_template("slurm/imex-prolog.sh.j2", **ctx)
