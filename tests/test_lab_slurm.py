@@ -96,13 +96,26 @@ def test_lab_conf_includes_the_render_unchanged_and_overrides_after(lab_plan, tm
     assert not {k.lower() for k in keys} & {"nodename", "partitionname", "slurmctldhost", "topologyplugin"}
     topo = tmp_path / "etc" / "topology.conf"
     assert topo.is_symlink() and str(topo.readlink()) == "/etc/slurm/topology.conf"
-    gres = (tmp_path / "etc" / "gres.conf").read_text()
-    rendered = (render / "gres.conf").read_text()
-    if gres_has_files(rendered):
-        assert (tmp_path / "etc" / "gres.conf").is_symlink()
-    else:
-        assert len(re.findall(r"File=/dev/nvidia\[0-3\]", gres)) == 36
     assert "CgroupPlugin=disabled" in (tmp_path / "etc" / "cgroup.conf").read_text()
+    gres = tmp_path / "etc" / "gres.conf"
+    if gres_has_files((render / "gres.conf").read_text()):  # the render's, unchanged: the lab provides the files
+        assert gres.is_symlink() and str(gres.readlink()) == "/etc/slurm/gres.conf"
+    else:
+        assert len(re.findall(r"File=/dev/nvidia\[0-3\]", gres.read_text())) == 36
+
+
+@pytest.mark.parametrize("with_files", [True, False])
+def test_gres_conf_is_the_renders_when_it_names_files(with_files: bool, tmp_path: Path) -> None:
+    render = tmp_path / "render"
+    render.mkdir()
+    (render / "slurm.conf").write_text("ClusterName=x\n")
+    line = "NodeName=n[1-2] Name=gpu File=/dev/nvidia[0-3]" if with_files else "NodeName=n[1-2] Name=gpu Count=4"
+    (render / "gres.conf").write_text(f"AutoDetect=off\n{line}\n")
+    lab_conf(Cluster(render, ["c"], ["n1", "n2"], {"n1": 4, "n2": 4}), tmp_path / "etc")
+    gres = tmp_path / "etc" / "gres.conf"
+    assert gres.is_symlink() is with_files
+    if not with_files:
+        assert gres.read_text().splitlines()[-2:] == [f"NodeName=n{i} Name=gpu File=/dev/nvidia[0-3]" for i in (1, 2)]
 
 
 def _plan_with(nodes: int, blocks: int):
