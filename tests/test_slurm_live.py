@@ -35,13 +35,15 @@ def _plan(spec: Path) -> Plan:
     return plan
 
 
-def _start(plan: Plan, *, slurmd: bool) -> Iterator[Running]:
+def _start(
+    plan: Plan, *, slurmd: bool, extra: list[tuple[str, str]] | None = None, prefix: str = "ks"
+) -> Iterator[Running]:
     problem = missing()
     if problem:
         pytest.skip(problem)
     work = Path(tempfile.mkdtemp(prefix="kasbah-slurm-"))
     try:
-        with standalone(plan, work, f"ks{os.getpid() % 10000}", slurmd=slurmd) as running:
+        with standalone(plan, work, f"{prefix}{os.getpid() % 10000}", slurmd=slurmd, extra=extra) as running:
             yield running
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -137,7 +139,7 @@ def test_a_drained_tray_makes_a_whole_block_job_wait_while_a_segment_of_16_runs(
     names = [p.name for p in results]
     assert names == [
         f"whole block with {tray} drained",
-        "whole block, none free",
+        f"whole block, {tray} drained and 3 trays busy in every other block",
         f"segment of 16 beside drained {tray}",
         "drill total",
     ]
@@ -159,3 +161,17 @@ def test_status_shows_what_a_drained_tray_means(slurm: Running, layout: Layout) 
         assert all(b.whole_block for name, b in now.items() if name != block)
     finally:
         client(slurm.controller_pid, ["scontrol", "update", f"nodename={tray}", "state=resume"])
+
+
+def test_the_probes_fail_when_block_scheduling_is_off(lab_plan: Plan) -> None:
+    """The issue's trap in a form the lab can cause: the same render with topology/default (no blocks). Jobs still
+    start, and a whole-block job even lands on the free block (Slurm prefers contiguous nodes), but with one tray
+    drained and three busy in the other block the drill sees a whole-block job spill across both. (Its own
+    namespace prefix: the module's lab may still be up.)"""
+    layout = Layout.from_plan(lab_plan.slurm)
+    for running in _start(lab_plan, slurmd=True, extra=[("TopologyPlugin", "topology/default")], prefix="kz"):
+        results = drill(running, layout)
+        assert not results[-1].ok, results
+        wait = results[1]
+        assert wait.name.startswith("whole block, ") and not wait.ok, wait
+        assert wait.state == "RUNNING" and len(wait.blocks) == 2, wait  # spilled across both blocks

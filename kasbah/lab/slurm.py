@@ -63,6 +63,8 @@ class Cluster:
     controllers: list[str]
     nodes: list[str]
     gpus: dict[str, int] = field(default_factory=dict)
+    extra: list[tuple[str, str]] = field(default_factory=list)
+    """More overrides after OVERRIDES: a test that turns block scheduling off to see the probes fail."""
     """Node -> GPU count: the lab's count-only gres.conf when the render's names device files."""
 
 
@@ -144,7 +146,7 @@ def lab_conf(cluster: Cluster, etc: Path) -> None:
         "# The lab's Slurm configuration: the render's, then what the lab cannot do without hardware.",
         "Include /etc/slurm/slurm.conf",
     ]
-    body += [f"{key}={value}" for key, value in OVERRIDES]
+    body += [f"{key}={value}" for key, value in [*OVERRIDES, *cluster.extra]]
     (etc / "slurm.conf").write_text("\n".join(body) + "\n", encoding="utf-8")
     for src in sorted(cluster.conf_dir.iterdir()):
         if src.name == "slurm.conf" or not src.is_file():
@@ -457,7 +459,9 @@ def version_of(running: Running) -> str:
 
 
 @contextlib.contextmanager
-def standalone(plan: Any, directory: Path, prefix: str, *, slurmd: bool = True) -> Iterator[Running]:
+def standalone(
+    plan: Any, directory: Path, prefix: str, *, slurmd: bool = True, extra: list[tuple[str, str]] | None = None
+) -> Iterator[Running]:
     """The Slurm part of the lab alone, for tests and benchmarks: render `plan`'s slurm/ files into `directory`,
     start them, yield, then stop every process started and delete every namespace made (by PID and name)."""
     from kasbah.render import write
@@ -473,6 +477,7 @@ def standalone(plan: Any, directory: Path, prefix: str, *, slurmd: bool = True) 
         list(plan.slurm.controllers),
         [n.name for n in nodes],
         {n.name: n.gpus for n in nodes},
+        list(extra or []),
     )
     made: list[str] = []
     started: list[int] = []

@@ -119,6 +119,16 @@ def cancel_all(running: Running, timeout: float = 60) -> None:
     raise SlurmLabError(f"jobs or nodes still busy {timeout:.0f} s after scancel")
 
 
+def _wait_idle(running: Running, nodes: list[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = node_states(running)
+        if all(states.get(n, "").startswith("idle") for n in nodes):
+            return
+        time.sleep(0.5)
+    raise SlurmLabError(f"nodes still busy {timeout:.0f} s after scancel: {', '.join(nodes)}")
+
+
 def _placed(pid: int, name: str, args: list[str], timeout: float = 60) -> tuple[int, str, list[str], float]:
     t0 = time.monotonic()
     job_id = submit(pid, args, name)
@@ -173,8 +183,11 @@ def drill(running: Running, layout: Layout, block: str | None = None) -> list[Pr
     t0 = time.monotonic()
     client(pid, ["scontrol", "update", f"nodename={tray}", "state=drain", f"reason={DRILL_REASON}"])
     try:
-        for other in sorted(b for b in layout.blocks if b != block):
-            _, state, nodes, seconds = _placed(pid, "kasbah-drill-fill", [*part, "-N", str(size)])
+        others = sorted(b for b in layout.blocks if b != block)
+        fills = []
+        for _ in others:  # each lands on a whole block other than the drained one, until none is left
+            job_id, state, nodes, seconds = _placed(pid, "kasbah-drill-fill", [*part, "-N", str(size)])
+            fills.append(job_id)
             blocks = layout.blocks_of(nodes)
             ok = (
                 state == "RUNNING"
@@ -188,7 +201,20 @@ def drill(running: Running, layout: Layout, block: str | None = None) -> list[Pr
                     f"whole block with {tray} drained", f"sbatch -N {size}", ok, detail, state, nodes, blocks, seconds
                 )
             )
-            del other
+        # Then every other block only partly busy: a few single-tray jobs, so that none is whole and none has room
+        # for a segment. Enough trays stay free in all for a whole-block job; only block scheduling makes it wait
+        # (without it, Slurm spills the job across blocks: the trap of a silently disabled topology/block).
+        client(pid, ["scancel", *map(str, fills)])
+        _wait_idle(running, [n for b in others for n in layout.blocks[b]])
+        busy = [
+            submit(pid, [*part, "-N", "1", "-w", node], "kasbah-drill-busy")
+            for b in others
+            for node in layout.blocks[b][: size - seg + 1]
+        ]
+        for job_id in busy:  # running before the whole-block job comes: it must wait for room, not for them
+            state, _, reason = wait_job(pid, job_id, {"RUNNING"}, 60)
+            if state != "RUNNING":
+                raise SlurmLabError(f"a single-tray job of the drill did not start within 60 s: {state} ({reason})")
         t1 = time.monotonic()
         job_id = submit(pid, [*part, "-N", str(size)], "kasbah-drill-wait")
         # Pending with reason None: not looked at yet. Wait (bounded) until the scheduler says why it waits.
@@ -201,7 +227,7 @@ def drill(running: Running, layout: Layout, block: str | None = None) -> list[Pr
         ok = state == "PENDING" and reason not in ("None", "")
         out.append(
             Probe(
-                "whole block, none free",
+                f"whole block, {tray} drained and {size - seg + 1} trays busy in every other block",
                 f"sbatch -N {size}",
                 ok,
                 f"waits ({reason})" if ok else f"{state} on {','.join(nodes)}: it should wait",
