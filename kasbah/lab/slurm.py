@@ -392,7 +392,10 @@ def client(controller_pid: int, args: list[str], *, check: bool = True, timeout:
         f"SLURM_CONF={LAB_CONF_DIR}/slurm.conf",
         *args,
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise SlurmLabError(f"{' '.join(args)} did not answer within {timeout:.0f} s: is slurmctld stuck?") from None
     if check and proc.returncode != 0:
         raise SlurmLabError(f"{' '.join(args)} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
     return proc.returncode, proc.stdout
