@@ -247,3 +247,13 @@ def test_partitions_by_hall_and_listed(tmp_path: Path) -> None:
         ("a", ["h1-su002"], ["h1-su002"]),
         ("all", ["h1-su001", "h1-su002"], []),
     ]
+
+
+def test_a_router_named_like_a_controller_is_a_located_clash(tmp_path: Path) -> None:
+    spec = small_phase(tmp_path, racks=1)
+    text = spec.read_text().replace("edge_router: edge2", "edge_router: slurm2")
+    spec.write_text(text)
+    _, findings = plan_of(spec)
+    clashes = [f for f in findings if f.code.startswith("names.") and "slurm2" in f.message]
+    assert clashes and clashes[0].level == Level.ERROR, [f.message for f in findings]
+    assert "Slurm controller" in clashes[0].message
