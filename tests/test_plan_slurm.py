@@ -247,3 +247,30 @@ def test_partitions_by_hall_and_listed(tmp_path: Path) -> None:
         ("a", ["h1-su002"], ["h1-su002"]),
         ("all", ["h1-su001", "h1-su002"], []),
     ]
+
+
+def test_a_router_named_like_a_controller_is_a_located_clash(tmp_path: Path) -> None:
+    spec = small_phase(tmp_path, racks=1)
+    text = spec.read_text().replace("edge_router: edge2", "edge_router: slurm2")
+    spec.write_text(text)
+    _, findings = plan_of(spec)
+    clashes = [f for f in findings if f.code.startswith("names.") and "slurm2" in f.message]
+    assert clashes and clashes[0].level == Level.ERROR, [f.message for f in findings]
+    assert "Slurm controller" in clashes[0].message
+
+
+def test_a_domain_that_does_not_divide_the_trays_is_warned_and_never_crashes(tmp_path: Path) -> None:
+    import json
+
+    from kasbah.catalog import builtin_catalog
+
+    entry = builtin_catalog().systems["gb200-nvl72"].model_dump(mode="json", exclude_none=True)
+    entry |= {"name": "odd", "nvlink_domain_gpus": 64}
+    spec = small_phase(tmp_path, racks=1, sku="odd-nvl")
+    campus = tmp_path / "campus.yaml"
+    campus.write_text(campus.read_text() + f"catalog: {{systems: {{odd-nvl: {json.dumps(entry)}}}}}\n")
+    plan, findings = plan_of(spec)
+    assert plan is not None and plan.slurm is not None, [f.message for f in findings]
+    assert "internal.crash" not in codes(findings)
+    assert [b.size for b in plan.slurm.blocks] == [16]
+    assert "scheduler.unblocked-nodes" in codes(findings)

@@ -200,6 +200,8 @@ def test_slurmctld_24_11_reads_the_render(tmp_path: Path, sku: str) -> None:
     config = (state / "config.txt").read_text()
     s = plan.slurm
     assert re.search(rf"^TopologyPlugin\s*=\s*topology/{s.topology}$", config, re.M), config
+    if s.imex == "per-job":
+        assert re.search(r"^SwitchType\s*=\s*switch/nvidia_imex$", config, re.M), config
     sinfo = [ln.split() for ln in (state / "sinfo.txt").read_text().splitlines()]
     assert sorted(n for n, _, _ in sinfo) == sorted(n.name for n in s.nodes)
     assert {g for _, _, g in sinfo} == {f"gpu:{s.nodes[0].gpus}"}

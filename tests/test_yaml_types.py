@@ -33,8 +33,17 @@ TRICKY: tuple[str, ...] = (
 """Strings the id pattern allows that a YAML 1.1 or 1.2 reader would type as int, float, bool, null or date."""
 
 
-CONSTANT_KEYS = frozenset({"ip_protocol_fallback", "send_resolved"})
-"""Keys whose value is a boolean the render writes itself (blackbox, Alertmanager), not a plan id."""
+CONSTANT_KEYS = frozenset(
+    {
+        "ip_protocol_fallback",
+        "send_resolved",
+        "kasbah_imex_static",
+        "kasbah_slurm_accounting",
+        "kasbah_slurm_imex_per_job",
+    }
+)
+"""Keys whose value is a boolean the render writes itself (blackbox, Alertmanager, GPU and Slurm role values), not a
+plan id."""
 
 
 def _replace(node: Any, names: dict[str, str]) -> Any:

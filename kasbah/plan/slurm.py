@@ -320,9 +320,18 @@ def _blocks(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmBlock]:
     for pp in pods:
         system = ctx.catalog.systems[pp.sku]
         per_rack = nodes_per_rack(pp)
-        if rack_scale(system):
+        if rack_scale(system) and pp.nodes >= trays_per_domain(system):
             size = trays_per_domain(system)
             per_unit_rack = max(1, per_rack // size)
+            if pp.nodes % size:
+                ctx.finding(
+                    Level.WARNING,
+                    "scheduler.unblocked-nodes",
+                    (),
+                    f"pod '{pp.id}' has {pp.nodes} trays, not a multiple of its NVLink domain ({size}): "
+                    f"{pp.nodes % size} trays are in no block, and topology/block places no job on them",
+                    "check the catalog entry's compute_trays_per_unit and nvlink_domain_gpus",
+                )
             for k in range(pp.nodes // size):
                 rack, unit = divmod(k, per_unit_rack)
                 name = f"{pp.id}-r{rack + 1:02d}" + (f"-u{unit + 1}" if per_unit_rack > 1 else "")

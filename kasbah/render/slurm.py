@@ -35,7 +35,7 @@ def role_vars(s: SlurmPlan) -> str:
             "kasbah_slurm_accounting": s.accounting,
             "kasbah_slurm_imex_per_job": s.imex == "per-job",
             "kasbah_slurm_munge_key_var": MUNGE_KEY_VAR,
-            "kasbah_slurm_dbd_password_var": DBD_PASSWORD_VAR if s.accounting else None,
+            "kasbah_slurm_dbd_password_var": DBD_PASSWORD_VAR if s.accounting else "",
             "kasbah_slurm_qos": [q.model_dump() for q in s.qos],
             "kasbah_slurm_accounts": [a.model_dump() for a in s.accounts],
             "kasbah_slurm_blocks_file": "blocks.tsv",
