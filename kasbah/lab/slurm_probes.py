@@ -237,6 +237,9 @@ def drill(running: Running, layout: Layout, block: str | None = None) -> list[Pr
                 round(time.monotonic() - t1, 2),
             )
         )
+        if nodes:  # it ran (spilled across blocks): out of the way, so the segment step still tells something
+            client(pid, ["scancel", str(job_id)])
+            _wait_idle(running, nodes)
         _, state, nodes, seconds = _placed(
             pid, "kasbah-drill-segment", [*part, "-N", str(seg), f"--segment={seg}"], timeout=90
         )
