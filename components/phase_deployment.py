@@ -26,10 +26,12 @@ from components.gpu_pod import GpuPod, GpuPodArgs
 from components.monitoring import MONITORING_GROUP, Monitoring, MonitoringArgs, token_vars
 from components.object_storage import ObjectStorage, ObjectStorageArgs
 from components.scopes import scope_digest, step_groups
+from components.slurm_cluster import SlurmCluster, SlurmClusterArgs
 from components.wan_uplink import WanUplink, WanUplinkArgs
 from kasbah.plan.derive import Plan
 from kasbah.plan.edge import BgpSession
 from kasbah.render import Files
+from kasbah.render.slurm import secret_vars as slurm_secret_vars
 
 STORAGE_OUTPUT = "storage"
 """Stack output of the phase owning object storage, read by later phases through a StackReference."""
@@ -76,6 +78,8 @@ def vault_secrets(plan: Plan) -> list[str]:
     router of the cumulative plan (a router's step renders all of them), and the alert webhooks' tokens."""
     out = {v for r in plan.edge.routers for v in router_password_vars(r)}
     out |= set(token_vars(plan.monitoring))
+    if plan.slurm is not None:
+        out |= set(slurm_secret_vars(plan.slurm))
     return sorted(out)
 
 
@@ -103,6 +107,8 @@ def step_triggers(plan: Plan, files: Files) -> dict[str, str]:
     for router in plan.edge.routers:
         out[router.id] = scope_digest(files, "router", [router.id], step_groups("router"))
     out["monitoring"] = scope_digest(files, "monitoring", groups=step_groups("monitoring"))
+    if plan.slurm is not None:
+        out["slurm"] = scope_digest(files, "slurm", groups=step_groups("slurm"))
     return dict(sorted(out.items()))
 
 
@@ -183,6 +189,7 @@ class PhaseDeployment(pulumi.ComponentResource):
         self.routers = self._create_routers(name, args)
         self.uplinks = self._create_uplinks(name, args)
         self.monitoring = self._create_monitoring(name, args, first, storage_out)
+        self.slurm = self._create_slurm(name, args)
 
         buckets = pulumi.Output.from_input(storage_out).apply(lambda s: (s or {}).get("buckets", {}))
         self.outputs = {
@@ -272,6 +279,23 @@ class PhaseDeployment(pulumi.ComponentResource):
                 )
             )
         return uplinks
+
+    def _create_slurm(self, name: str, args: PhaseDeploymentArgs) -> SlurmCluster | None:
+        """The scheduler of the cumulative plan, after this phase's pods (slurmd needs their GPU stack)."""
+        plan = args.plan
+        if plan.slurm is None:
+            return None
+        return SlurmCluster(
+            f"{name}-slurm",
+            SlurmClusterArgs.from_plan(
+                plan.slurm,
+                args.step,
+                self.triggers["slurm"],
+                vault=args.secrets.vault,
+                depends_on=[p.step for p in self.pods],
+            ),
+            opts=self._child(),
+        )
 
     def _create_monitoring(self, name: str, args: PhaseDeploymentArgs, core: bool, storage_out: Any) -> Monitoring:
         plan = args.plan

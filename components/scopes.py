@@ -21,13 +21,14 @@ from kasbah.plan.derive import Plan
 from kasbah.plan.names import group_name, imex_dir
 from kasbah.render import Files, digest
 
-ScopeKind = Literal["pod", "fabric", "router", "monitoring"]
+ScopeKind = Literal["pod", "fabric", "router", "monitoring", "slurm"]
 
 SCOPE_ROLES: Mapping[ScopeKind, tuple[str, ...]] = {
     "pod": ("base", "gpu"),
     "fabric": ("fabric",),
     "router": ("phase_guard", "wan_edge"),
     "monitoring": ("phase_guard", "monitoring"),
+    "slurm": ("phase_guard", "slurm"),
 }
 """Roles each step runs (its `--tags`); their files under `playbooks/roles/` are part of the step's inputs."""
 
@@ -65,6 +66,8 @@ def scope_prefixes(kind: ScopeKind, key: str = "", groups: Iterable[str] = ()) -
         own = (f"frr/{key}.", f"inventory/host_vars/{key}.", f"{PLAN_PREFIX}edge/{key}.")
     elif kind == "monitoring":
         own = ("monitoring/", f"{PLAN_PREFIX}monitoring.")
+    elif kind == "slurm":
+        own = ("slurm/", f"{PLAN_PREFIX}slurm.")
     else:
         raise ValueError(f"unknown scope kind {kind!r}")
     return (*own, *group_vars, *COMMON_PREFIXES, *roles)
@@ -78,6 +81,8 @@ def step_groups(kind: ScopeKind, *, phase: str = "", hall: str = "") -> tuple[st
         return (group_name("phase", phase),)
     if kind == "router":
         return ("edge_routers",)
+    if kind == "slurm":
+        return ("slurm_controllers", "gpu_nodes")
     return ("monitoring",)
 
 
@@ -104,10 +109,14 @@ def plan_slices(plan: Plan) -> Files:
             "storage": plan.storage.model_dump(mode="json"),
         }
     )
+    if plan.slurm is not None:
+        out[f"{PLAN_PREFIX}slurm.json"] = _json(plan.slurm.model_dump(mode="json"))
     return out
 
 
-def role_files(root: Path | None, kinds: Iterable[ScopeKind] = ("pod", "fabric", "router", "monitoring")) -> Files:
+def role_files(
+    root: Path | None, kinds: Iterable[ScopeKind] = ("pod", "fabric", "router", "monitoring", "slurm")
+) -> Files:
     """The text of the roles the steps run, keyed `playbooks/roles/<role>/...`; none when `root` has no roles."""
     out: Files = {}
     if root is None:

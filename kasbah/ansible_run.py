@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO_PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
-TAGS = ("base", "gpu", "fabric", "wan_edge", "monitoring")
+TAGS = ("base", "gpu", "fabric", "wan_edge", "monitoring", "slurm")
 """The tags every play carries; `--tags` accepts these."""
 
 OUTCOMES = ("ok", "changed", "failed", "unreachable", "skipped")

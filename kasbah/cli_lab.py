@@ -114,7 +114,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     state, plan = _lab()
     now = checks.status(plan, state)
     if as_json:
-        sys.stdout.write(json.dumps(asdict(now), indent=2, default=str) + "\n")
+        from kasbah.lab.slurm_probes import status_lab
+
+        blocks, notice = status_lab(plan, state)
+        slurm = {"blocks": [{**asdict(b), "whole_block": b.whole_block} for b in blocks], "notice": notice}
+        sys.stdout.write(json.dumps({**asdict(now), "slurm": slurm}, indent=2, default=str) + "\n")
         return
     console = _console()
     console.print(f"lab for {state.phase} ({state.spec}), {state.status}; S3 {state.s3_endpoint}")
@@ -165,6 +169,39 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         console.print(styled(("cut", "yellow"), f": {', '.join(now.cuts)} (kasbah lab restore CABLE)"))
     for e in now.errors:
         console.print(styled((e, "red")))
+    _slurm_status(plan, state, console)
+
+
+def _slurm_status(plan: Plan, state, console) -> None:
+    """Each NVLink block's trays now (up, drained, down) and what that means for whole-block jobs."""
+    from kasbah.lab.slurm_probes import status_lab
+
+    rows, notice = status_lab(plan, state)
+    if notice:
+        console.print(notice)
+    if not rows:
+        return
+    t = Table(title=f"Slurm blocks (segments of {plan.slurm.segment_max} survive one drained tray)")
+    for col in ("block", "trays", "up", "drained", "down", "means"):
+        t.add_column(col)
+    for b in rows:
+        mark = styled((b.meaning, "green" if b.whole_block else "yellow"))
+        t.add_row(b.block, str(b.trays), str(b.up), ", ".join(b.drained) or "-", ", ".join(b.down) or "-", mark)
+    console.print(t)
+
+
+def _verify_slurm(plan: Plan, state, console) -> tuple[list[str], bool]:
+    """Probe jobs and the drain drill: where each job landed, against the plan's blocks; returns the differences
+    and whether any probe ran."""
+    from kasbah.lab.slurm_probes import verify_lab
+
+    results, diffs, notice = verify_lab(plan, state)
+    if notice:
+        console.print(notice)
+    for p in results:
+        mark = styled(("ok", "green")) if p.ok else styled(("differs", "red"))
+        console.print(f"slurm {p.name}: {p.request} -> {p.state or '-'} {p.detail} ({p.seconds:.1f} s) ", mark)
+    return diffs, bool(results)
 
 
 def _cable(plan: Plan, cable: str) -> str:
@@ -312,9 +349,14 @@ def verify(spec: Path) -> None:
     state, _ = _lab()
     diffs = checks.differences(plan, state)
     console = _console()
+    slurm_diffs, slurm_ran = _verify_slurm(plan, state, console)
+    diffs += slurm_diffs
     if diffs:
         for d in diffs:
             console.print(styled(("differs", "red"), f": {d}"))
         console.print(f"{len(diffs)} difference(s) between the lab and {spec}")
         raise typer.Exit(1)
-    console.print(f"the lab conforms to {spec}: sessions, BFD, region paths and reachability, rules, buckets")
+    console.print(
+        f"the lab conforms to {spec}: sessions, BFD, region paths and reachability, rules, buckets"
+        + (", Slurm job placement and drain drill" if slurm_ran else "")
+    )

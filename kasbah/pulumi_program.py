@@ -83,9 +83,14 @@ def owns_storage(plan: Plan) -> bool:
 
 def vault_secrets(plan: Plan) -> list[str]:
     """Every vault variable the phase's steps need: the password of every session on every edge router of the
-    cumulative plan (a router's step renders all its sessions) and every alert webhook's bearer token."""
+    cumulative plan (a router's step renders all its sessions), every alert webhook's bearer token, and the
+    scheduler's munge key (and slurmdbd's password with accounting)."""
+    from kasbah.render.slurm import secret_vars as slurm_secret_vars
+
     out = {s.password_var for r in plan.edge.routers for s in r.sessions}
     out |= {r.token_var for r in plan.monitoring.receivers if r.token_var}
+    if plan.slurm is not None:
+        out |= set(slurm_secret_vars(plan.slurm))
     return sorted(out)
 
 

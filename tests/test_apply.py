@@ -276,7 +276,10 @@ def test_gpu_role_sets_persistence_and_power_limits_once(build: Path, tmp_path: 
     smi.write_text(STATEFUL_SMI.format(python=sys.executable, state=str(state)))
     smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
     root = tmp_path / "root"
-    sandbox(build, N1, root, gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi))
+    # gpu_imex: true forces the static rack-wide IMEX domain (phase 1's Slurm starts IMEX per job instead).
+    sandbox(
+        build, N1, root, gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi), gpu_imex=True
+    )
     first = ansible_run.run(build, phase="phase1", limit=N1, tags=["gpu"])
     assert first.succeeded, first.as_dict()
     calls = Path(f"{state}.calls").read_text().splitlines()

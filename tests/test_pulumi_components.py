@@ -36,9 +36,10 @@ def test_a_phase_registers_what_it_adds_and_stays_small(phase: str) -> None:
     for uplink in uplinks:  # a cable has no step of its own: its routers' steps configure its sessions
         assert children(result, uplink.name) == []
     assert len(of_type(result, "kasbah:monitoring:Monitoring")) == 1
+    assert len(of_type(result, "kasbah:scheduler:SlurmCluster")) == 1
     assert len(result.resources) <= MAX_RESOURCES
-    # one Command per pod, fabric, edge router and monitoring: nothing per node, cable or session
-    assert len(of_type(result, COMMAND)) == len(added) + 1 + len(routers) + 1
+    # one Command per pod, fabric, edge router, monitoring and the scheduler: nothing per node, cable or session
+    assert len(of_type(result, COMMAND)) == len(added) + 1 + len(routers) + 1 + 1
 
 
 def test_names_and_inputs_are_stable_between_runs() -> None:
@@ -48,6 +49,17 @@ def test_names_and_inputs_are_stable_between_runs() -> None:
         (r.urn, r.inputs, r.dependencies, r.protect) for r in first.resources
     ]
     assert again.outputs == first.outputs
+
+
+def test_the_slurm_step_runs_after_the_phases_pods_with_the_munge_key() -> None:
+    result = previewed("phase2")
+    step = result.named("phase2-slurm-apply")
+    assert step.inputs["create"] == (
+        f"{KASBAH} apply --build build/phase2 --tags slurm --limit slurm_controllers,gpu_nodes"
+    )
+    assert set(step.inputs["environment"]) == {"KASBAH_BUILD_DIR", "VAULT_SLURM_MUNGE_KEY"}
+    pods = [p.id for p in planned("phase2").pods if p.phase == "phase2"]
+    assert pods and all(result.named(f"phase2-{p}-apply").urn in step.dependencies for p in pods)
 
 
 def test_pod_step_applies_the_phase_render_on_its_group_after_the_fabric() -> None:

@@ -16,10 +16,19 @@ from tests.conftest import REPO, edit
 
 runner = CliRunner()
 ENV = {"KASBAH_WIDTH": "120", "NO_COLOR": "1"}
-SECRETS1 = {f"kasbah:{k}": PLACEHOLDER for k in ("s3AccessKey", "s3SecretKey", "vault_alert_token_wan")} | {
-    f"kasbah:vault_bgp_password_{r}_{c}": PLACEHOLDER
-    for r, c in (("edge1", "mtwa_north"), ("edge1", "mtwa_south"), ("edge2", "atlas_offshore"), ("edge2", "seamewe_3"))
-}
+SECRETS1 = (
+    {f"kasbah:{k}": PLACEHOLDER for k in ("s3AccessKey", "s3SecretKey", "vault_alert_token_wan")}
+    | {
+        f"kasbah:vault_bgp_password_{r}_{c}": PLACEHOLDER
+        for r, c in (
+            ("edge1", "mtwa_north"),
+            ("edge1", "mtwa_south"),
+            ("edge2", "atlas_offshore"),
+            ("edge2", "seamewe_3"),
+        )
+    }
+    | {"kasbah:vault_slurm_munge_key": PLACEHOLDER}
+)
 
 
 def _refused(config: dict[str, str], stack: str = "phase1") -> str:
@@ -39,6 +48,7 @@ def test_missing_secrets_are_all_listed_and_nothing_is_registered() -> None:
         "s3SecretKey",
         "vault_bgp_password_edge1_mtwa_north",
         "vault_bgp_password_edge2_seamewe_3",
+        "vault_slurm_munge_key",
     ):
         assert f"kasbah:{key} is not set" in message
     assert message.endswith("nothing was registered")

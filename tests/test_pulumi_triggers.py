@@ -55,9 +55,10 @@ def test_one_pods_count_reruns_that_pod_only(stacks: Path) -> None:
         "{id: h1-su003, sku: gb200-nvl72, count: 7}",
     )
     diff = changed(before, triggers(stacks / "phase1.yaml"))
-    # The pod, and what really depends on its size: the fabric (fewer endpoints) and monitoring (fewer targets).
-    # The edge routers filter whole supernets, so a pod's size does not reach them.
-    assert diff == {"h1-su003", "fabric-phase1", "monitoring"}
+    # The pod, and what really depends on its size: the fabric (fewer endpoints), monitoring (fewer targets) and
+    # the scheduler (fewer nodes and blocks). The edge routers filter whole supernets, so a pod's size does not
+    # reach them.
+    assert diff == {"h1-su003", "fabric-phase1", "monitoring", "slurm"}
 
 
 def test_a_peer_asn_reruns_only_the_router_carrying_that_session(stacks: Path) -> None:

@@ -93,7 +93,8 @@ def test_every_planned_host_loads_into_its_pod_hall_phase_and_sku_groups(phase1:
 def test_the_hosts_file_lists_every_host_once(phase1: Path) -> None:
     lines = [ln for ln in (phase1 / "inventory" / "etc_hosts").read_text().splitlines() if not ln.startswith("#")]
     names = [ln.split("\t")[1] for ln in lines if "localhost" not in ln]
-    assert len(names) == len(set(names)) == 4032 + 2 + 1 + 2  # trays, edge routers, monitoring, subnet managers
+    # trays, edge routers, monitoring, subnet managers, Slurm controllers
+    assert len(names) == len(set(names)) == 4032 + 2 + 1 + 2 + 2
     assert lines[0] == "127.0.0.1\tlocalhost"
 
 

@@ -64,8 +64,11 @@ def files_read(plan: Plan, build: Path, limit: str) -> list[Path]:
         ]
     elif limit == "monitoring":
         globs += [(build / "monitoring", "**/*"), (inv / "group_vars", "monitoring.*")]
+    elif limit == "slurm_controllers,gpu_nodes":
+        globs += [(build / "slurm", "**/*"), (inv / "group_vars", "slurm_controllers.*")]
+        globs += [(inv / "group_vars", "gpu_nodes.*")]
     else:
-        raise AssertionError(f"a step limited to {limit!r}, which is no pod, fabric, router or monitoring")
+        raise AssertionError(f"a step limited to {limit!r}, which is no pod, fabric, router, monitoring or slurm")
     return sorted(p for base, pattern in globs for p in base.glob(pattern) if p.is_file())
 
 

@@ -33,8 +33,17 @@ TRICKY: tuple[str, ...] = (
 """Strings the id pattern allows that a YAML 1.1 or 1.2 reader would type as int, float, bool, null or date."""
 
 
-CONSTANT_KEYS = frozenset({"ip_protocol_fallback", "send_resolved"})
-"""Keys whose value is a boolean the render writes itself (blackbox, Alertmanager), not a plan id."""
+CONSTANT_KEYS = frozenset(
+    {
+        "ip_protocol_fallback",
+        "send_resolved",
+        "kasbah_imex_static",
+        "kasbah_slurm_accounting",
+        "kasbah_slurm_imex_per_job",
+    }
+)
+"""Keys whose value is a boolean the render writes itself (blackbox, Alertmanager, GPU and Slurm role values), not a
+plan id."""
 
 
 def _replace(node: Any, names: dict[str, str]) -> Any:
@@ -142,6 +151,7 @@ def test_yaml_the_roles_read_matches_the_plan(tricky: tuple[Plan, Files, dict[st
             "kasbah_sku": pod.sku,
             "kasbah_gpus_per_node": pod.gpus_per_node,
             "kasbah_gpu_power_limit_w": limits.get((pod.phase, pod.sku)),
+            "kasbah_imex_static": plan.slurm is None or plan.slurm.imex != "per-job",
         }
     for router in plan.edge.routers:
         data = yaml.safe_load(files[f"frr/{router.id}.vars.yml"])

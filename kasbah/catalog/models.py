@@ -50,6 +50,14 @@ class GpuSystem(Sourced):
     storage_port_gbps: Annotated[int, Field(ge=1, le=3200)]
     oob_ports_per_unit: Annotated[int, Field(ge=0, le=1024, description="BMC and management ports.")]
     oob_switches_per_rack: Annotated[int, Field(ge=0, le=8)] = 0
+    cpus_per_node: Annotated[int, Field(ge=1, le=4096)] | None = Field(
+        None, description="CPU cores of one compute tray (rack units) or node, where published: Slurm's CPUs=."
+    )
+    memory_gb_per_node: Annotated[float, Field(gt=0, le=65_536)] | None = Field(
+        None,
+        description="Host memory of one compute tray or node (GB) as published; the plan keeps a reserve below it "
+        "for Slurm's RealMemory. None: not published (the scheduler then warns).",
+    )
 
     @property
     def budget_kw(self) -> float:

@@ -26,6 +26,7 @@ import yaml
 from kasbah import netns
 from kasbah.lab import monitoring as labmon
 from kasbah.lab import network, procs
+from kasbah.lab import slurm as labslurm
 from kasbah.lab.state import LabState, lab_dir, namespace_prefix
 from kasbah.plan.derive import Plan
 from kasbah.plan.lab import CAMPUS_NODE
@@ -145,6 +146,8 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
         step = "start the edge routers' FRR exporters and the alert webhook sinks"
         labmon.start_frr_exporters(plan, state, network.frr_instances(state))
         labmon.start_sinks(state, campus_ns, labmon.sink_owners(source))
+        step = "start Slurm (slurmctld, one slurmd per tray)"
+        labslurm.lab_up(plan, state, build, say)
         step = "deploy the phase stacks' on-premises steps"
         for summary in plan.phases:
             phase_spec = spec if summary.id == plan.phase else Path(summary.file)

@@ -332,7 +332,26 @@ SITE_TELEMETRY = Exporter(
     ),
 )
 
-EXPORTERS: tuple[Exporter, ...] = (NODE, DCGM, UFM, BLACKBOX, FRR, SITE_TELEMETRY, PROMETHEUS)
+SLURM_SRC = "Kasbah's Slurm health exporter (playbooks/roles/slurm/files/kasbah-slurm-exporter): sinfo, scontrol ping"
+SLURM = Exporter(
+    id="kasbah-slurm-exporter",
+    port=None,
+    source="node_exporter's textfile collector on the Slurm controllers (port 9100); Debian ships no Slurm exporter",
+    metrics=(
+        _m("kasbah_slurm_controller_up", "gauge", "", "1 when scontrol ping reports the controller UP.", SLURM_SRC),
+        _m(
+            "kasbah_slurm_block_nodes",
+            "gauge",
+            "",
+            "Nodes of an NVLink block by scheduler state (label state: up, drained, down).",
+            SLURM_SRC,
+        ),
+        _m("kasbah_slurm_block_size", "gauge", "", "Nodes the plan puts in the block.", SLURM_SRC),
+        _m("kasbah_slurm_exporter_last_run_timestamp_seconds", "gauge", "s", "When the exporter last ran.", SLURM_SRC),
+    ),
+)
+
+EXPORTERS: tuple[Exporter, ...] = (NODE, DCGM, UFM, BLACKBOX, FRR, SITE_TELEMETRY, PROMETHEUS, SLURM)
 
 
 def known_metrics() -> dict[str, Metric]:

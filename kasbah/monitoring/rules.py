@@ -736,7 +736,106 @@ def energy_rules(plan: Plan) -> RuleGroup:
     )
 
 
+SLURM_BLOCK_DEGRADED_FOR = "10m"
+"""A tray drained for a reboot or a quick repair comes back within minutes; ten says it is being worked on."""
+SLURM_SEGMENT_FOR = "5m"
+
+
+def slurm_rules(plan: Plan) -> RuleGroup | None:
+    """Scheduler health from the slurm role's exporter (textfile metrics on the controllers, job `slurm`).
+
+    Thresholds are the plan's: a block is degraded when fewer than all its trays are up (whole-block jobs can no
+    longer use it: a ticket); it pages when it can no longer hold one segment of `segment_max` trays (the size users
+    are told to request), or when no block of the cluster is whole (a whole-block job can run nowhere), or when no
+    controller answers. Both controllers export the same blocks, so block values are taken per block (max).
+    """
+    s = plan.slurm
+    if s is None:
+        return None
+    block = "block {{ $labels.block }}"
+    return RuleGroup(
+        name="kasbah-slurm",
+        file="slurm.yml",
+        comment="Slurm: controllers and NVLink blocks from the slurm role's exporter (node_exporter textfile, job "
+        "slurm on the controllers).",
+        rules=(
+            _record(
+                "kasbah:slurm_block_up:max",
+                'max by (campus, block) (kasbah_slurm_block_nodes{state="up"})',
+                comment="Trays of each block the scheduler can place jobs on (both controllers report every block).",
+            ),
+            _record("kasbah:slurm_block_size:max", "max by (campus, block) (kasbah_slurm_block_size)"),
+            _alert(
+                "SlurmBlockDegraded",
+                "kasbah:slurm_block_up:max < kasbah:slurm_block_size:max",
+                for_=SLURM_BLOCK_DEGRADED_FOR,
+                severity="warning",
+                owner="compute",
+                summary=f"NVLink {block} has {{{{ $value }}}} trays up: whole-block jobs cannot use it",
+                description=f"Segments of up to {s.segment_max} trays still fit while at least {s.segment_max} trays "
+                "are up; resume or repair the drained trays (sinfo -R).",
+                names=("campus", "block"),
+            ),
+            _alert(
+                "SlurmBlockBelowSegment",
+                f"kasbah:slurm_block_up:max < {s.segment_max}",
+                for_=SLURM_SEGMENT_FOR,
+                severity="critical",
+                owner="compute",
+                summary=f"NVLink {block} has only {{{{ $value }}}} trays up, fewer than a {s.segment_max}-tray segment",
+                description=f"Jobs asking for --segment={s.segment_max} can no longer use this rack: the scheduler "
+                "lost a whole NVLink domain of capacity.",
+                names=("campus", "block"),
+            ),
+            _alert(
+                "SlurmNoWholeBlock",
+                "(count(kasbah:slurm_block_up:max >= kasbah:slurm_block_size:max) or vector(0)) == 0"
+                " and on() count(kasbah:slurm_block_size:max) > 0",
+                for_=SLURM_SEGMENT_FOR,
+                severity="critical",
+                owner="compute",
+                summary="No NVLink block of the cluster is whole: a whole-block job can run nowhere",
+                description="Every block has a drained or down tray; whole-block jobs wait until one is repaired.",
+                names=("campus",),
+                labels={"campus": gt(plan.campus)},
+            ),
+            _alert(
+                "SlurmControllerDown",
+                "max by (campus, controller) (kasbah_slurm_controller_up) == 0",
+                for_="2m",
+                severity="warning",
+                owner="compute",
+                summary="Slurm controller {{ $labels.controller }} is down",
+                description="scontrol ping reports it DOWN; the other controller of the pair serves the cluster.",
+                names=("campus", "controller"),
+            ),
+            _alert(
+                "SlurmctldDown",
+                "max by (campus) (kasbah_slurm_controller_up) == 0",
+                for_="2m",
+                severity="critical",
+                owner="compute",
+                summary="No Slurm controller answers",
+                description="Both slurmctld are down: no job starts and running jobs cannot be tracked.",
+                names=("campus",),
+            ),
+            _alert(
+                "SlurmHealthStale",
+                "time() - max by (campus) (kasbah_slurm_exporter_last_run_timestamp_seconds) > 300",
+                for_="5m",
+                severity="warning",
+                owner="monitoring",
+                summary="Slurm health metrics are stale",
+                description="The slurm role's exporter has not run for over 5 minutes on any controller (cron, or the "
+                "controllers themselves): the block alerts cannot fire.",
+                names=("campus",),
+            ),
+        ),
+    )
+
+
 def rule_groups(plan: Plan) -> list[RuleGroup]:
+    slurm = slurm_rules(plan)
     return [
         node_rules(plan),
         gpu_rules(plan),
@@ -745,6 +844,7 @@ def rule_groups(plan: Plan) -> list[RuleGroup]:
         wan_session_rules(plan),
         power_rules(plan),
         energy_rules(plan),
+        *([slurm] if slurm is not None else []),
     ]
 
 

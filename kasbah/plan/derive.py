@@ -35,6 +35,7 @@ from kasbah.plan.power import (
 )
 from kasbah.plan.services import ServiceHost, plan_service_hosts
 from kasbah.plan.services import addresses_needed as services_addresses_needed
+from kasbah.plan.slurm import SlurmPlan, plan_slurm
 from kasbah.plan.storage import StoragePlan, plan_storage
 from kasbah.plan.wan import UplinkRef, WanPlan, plan_wan
 from kasbah.spec.load import LoadedSpec
@@ -93,6 +94,7 @@ class Plan(PlanModel):
     monitoring: MonitoringPlan
     storage: StoragePlan
     lab: LabPlan
+    slurm: SlurmPlan | None = None
 
 
 @dataclass
@@ -824,6 +826,9 @@ class _Planner:
         target = self.spec.target.phase
         edge = plan_edge(self.campus, wan, self.state.uplinks, self.state.allocations, self.state.edge_routers)
         service_hosts = plan_service_hosts([(f.phase, f.compute) for f in self.state.fabrics], self.state.allocations)
+        slurm, service_hosts = plan_slurm(
+            self.spec, self.catalog, live, service_hosts, self.state.allocations, self.out
+        )
         lab = plan_lab(self.campus, edge, service_hosts)
         for problem in lab.problems:
             self.out.add(
@@ -861,6 +866,7 @@ class _Planner:
             ),
             storage=plan_storage(self.campus, self.state.summaries[0].id),
             lab=lab,
+            slurm=slurm,
         )
 
 

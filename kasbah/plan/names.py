@@ -34,13 +34,21 @@ if TYPE_CHECKING:
 
 # -- the name builders (one source each; renderers, scopes and components call these) ---------------------------------
 
-ROLE_GROUPS: tuple[str, ...] = ("gpu_nodes", "edge_routers", "monitoring", "subnet_managers", "fabric_switches")
+ROLE_GROUPS: tuple[str, ...] = (
+    "gpu_nodes",
+    "edge_routers",
+    "monitoring",
+    "subnet_managers",
+    "fabric_switches",
+    "slurm_controllers",
+)
 """Inventory groups by role, besides the per-object groups `pod_*`, `hall_*`, `phase_*`, `sku_*`."""
 
 ANSIBLE_GROUPS: tuple[str, ...] = ("all", "ungrouped")
 """Groups every Ansible inventory has: a host of that name would be matched by `--limit all`."""
 
 STEP_MONITORING = "monitoring"
+STEP_SLURM = "slurm"
 
 
 def group_name(kind: str, ident: str) -> str:
@@ -68,7 +76,7 @@ def step_names(plan: Plan, phase: str) -> list[tuple[str, str, str]]:
 
     The names `components.phase_deployment.step_triggers` keys its triggers by (and names the components): the
     phase's fabric `fabric-<phase>`, each pod it adds by its id, every edge router of the cumulative plan by its id
-    (one step per host and concern), and `monitoring`.
+    (one step per host and concern), `monitoring`, and `slurm` where the plan runs the scheduler.
     """
     out: list[tuple[str, str, str]] = []
     if any(f.phase == phase for f in plan.fabrics):
@@ -76,6 +84,8 @@ def step_names(plan: Plan, phase: str) -> list[tuple[str, str, str]]:
     out += [(pod.id, "pod", pod.id) for pod in plan.pods if pod.phase == phase]
     out += [(router.id, "router", router.id) for router in plan.edge.routers]
     out.append((STEP_MONITORING, "monitoring", ""))
+    if plan.slurm is not None:
+        out.append((STEP_SLURM, "slurm", ""))
     return out
 
 
@@ -331,6 +341,9 @@ class _Check:
         for svc in plan.service_hosts:
             if svc.role == "monitoring":
                 space.add(svc.name, Source(f"the monitoring server '{MONITORING_HOST}'"))
+            elif svc.role == "scheduler":
+                src = self.o.of(self.o.phases, svc.phase, f"phase '{svc.phase}'")
+                space.add(svc.name, Source(f"Slurm controller '{svc.name}' of {src.what}", src.doc, src.path, src.file))
             else:
                 src = self.o.of(self.o.compute, svc.phase, f"phase '{svc.phase}'")
                 space.add(svc.name, Source(f"subnet manager '{svc.name}' of {src.what}", src.doc, src.path, src.file))
@@ -423,6 +436,8 @@ class _Check:
                     space.add(name, o.of(o.compute, key, f"phase '{key}'"))
                 elif kind == "router":
                     space.add(name, o.of(o.routers, key, f"edge router '{key}'"))
+                elif kind == "slurm":
+                    space.add(name, Source("the Slurm step"))
                 else:
                     space.add(name, Source("the monitoring step"))
             self._report(space)

@@ -23,7 +23,7 @@ SM_PRIORITIES = (14, 13)
 
 class ServiceHost(PlanModel):
     name: str
-    role: Literal["monitoring", "subnet_manager"]
+    role: Literal["monitoring", "subnet_manager", "scheduler"]
     phase: str
     address: str
     fabric_switch: str | None = None

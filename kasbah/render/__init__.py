@@ -13,6 +13,7 @@ Layout of `build/<phase>/` (each renderer owns its prefixes):
     fabric/<phase>/<switch>-d<domain>/ (opensm.conf.j2, partitions.conf)       kasbah.render.fabric
     gpu/pods/<pod>.yml, gpu/imex/<pod>/rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
     monitoring/                                                                 kasbah.render.monitoring
+    slurm/ (slurm.conf, gres.conf, topology.conf, cgroup.conf, prolog.d/, epilog.d/) kasbah.render.slurm
 
 A plan value never becomes syntax: each renderer escapes it for the language it lands in with the helpers of
 kasbah.render.escape (Go templates, PromQL, YAML through an emitter, JSON, Jinja read again by Ansible, FRR, INI,
@@ -38,6 +39,7 @@ RENDERERS: tuple[str, ...] = (
     "kasbah.render.fabric",
     "kasbah.render.gpu",
     "kasbah.render.monitoring",
+    "kasbah.render.slurm",
 )
 """Modules with a `render(plan) -> Files`; a module not yet written is skipped (see `renderers`)."""
 

@@ -241,3 +241,23 @@ def host_field(value: str) -> str:
 def shell_join(argv: list[str]) -> str:
     """A POSIX shell command line that runs exactly `argv`."""
     return shlex.join(argv)
+
+
+# -- Slurm configuration files ---------------------------------------------------------------------------------------
+
+_SLURM_WORD = re.compile(r"^[A-Za-z0-9_.:/+\-\[\],]+$")
+
+
+def slurm_word(value: object) -> str:
+    """A value in slurm.conf, gres.conf, topology.conf or cgroup.conf: Slurm's parser splits on white space, reads
+    `#` as a comment and `=` as the next key, and has no quoting that all its files honour, so only plain words
+    (names, hostlists, numbers, paths) pass; anything else is a bug upstream (ids are schema-checked) and raises."""
+    text = str(value)
+    if not _SLURM_WORD.match(text):
+        raise ValueError(f"{text!r} cannot be written into a Slurm configuration file as one value")
+    return text
+
+
+def slurm_comment(value: str) -> str:
+    """Text safe after `# ` in a Slurm configuration file: one line."""
+    return one_line(value)

@@ -42,6 +42,8 @@ def render(plan: Plan) -> Files:
     files: Files = {}
     blocks = oob_blocks(plan.addresses.allocations)
     limits = {(g.phase, g.sku): g.limit_w for g in plan.gpu_power_limits}
+    # A rack-wide IMEX domain only where the scheduler does not hand out IMEX per job (kasbah.plan.slurm).
+    imex_static = plan.slurm is None or plan.slurm.imex != "per-job"
     for pod in plan.pods:
         # Through the YAML emitter: a hall `010` or a SKU `yes` must reach Ansible as a string, not 8 or True.
         files[f"gpu/pods/{pod.id}.yml"] = yaml_dump(
@@ -51,6 +53,7 @@ def render(plan: Plan) -> Files:
                 "kasbah_sku": pod.sku,
                 "kasbah_gpus_per_node": pod.gpus_per_node,
                 "kasbah_gpu_power_limit_w": limits.get((pod.phase, pod.sku)) or None,
+                "kasbah_imex_static": imex_static,
             }
         )
         racks: dict[int, list[str]] = {}

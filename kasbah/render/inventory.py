@@ -52,6 +52,8 @@ def render(plan: Plan) -> Files:
     for svc in plan.service_hosts:
         if svc.role == "monitoring":
             hosts.append({"name": svc.name, "group": "monitoring", "address": svc.address})
+        elif svc.role == "scheduler":
+            hosts.append({"name": svc.name, "group": "slurm_controllers", "address": svc.address})
         else:
             assert svc.fabric_switch is not None and svc.fabric_domain is not None
             directory = domain_dir(svc.phase, svc.fabric_switch, svc.fabric_domain)

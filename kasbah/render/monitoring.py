@@ -148,7 +148,15 @@ def site_file_sd(plan: Plan) -> Files:
                 "edge_router": ",".join(sorted(routers.get(best.cable, []))),
             }
         regions.append((labels, [address]))
+    # Slurm health: node_exporter on each controller serves the slurm role's textfile metrics (kasbah_slurm_*). No
+    # `controller` target label: the metrics carry their own (which controller scontrol ping reports on).
+    slurm = [
+        ({"campus": campus}, [f"{h.address}:{ex.NODE_EXPORTER_PORT}"])
+        for h in plan.service_hosts
+        if h.role == "scheduler"
+    ]
     return {
+        f"{PREFIX}file_sd/site/slurm.json": _group_json(slurm),
         f"{PREFIX}file_sd/site/fabric.json": _group_json(fabric),
         f"{PREFIX}file_sd/site/facility.json": _group_json(facility),
         f"{PREFIX}file_sd/site/energy.json": _group_json(energy),

@@ -27,6 +27,8 @@ def environment() -> jinja2.Environment:
     env.filters["frr_comment"] = escape.frr_comment
     env.filters["frr_word"] = escape.frr_word
     env.filters["frr_description"] = escape.frr_description
+    env.filters["slurm_word"] = escape.slurm_word
+    env.filters["slurm_comment"] = escape.slurm_comment
     return env
 
 

@@ -106,6 +106,74 @@ class PhaseEnergy(StrictModel):
     )
 
 
+class SchedulerPartition(StrictModel):
+    """A partition listed by hand: the nodes of the named halls and/or pods (both empty: every node)."""
+
+    name: Id
+    halls: list[Id] = []
+    pods: list[Id] = []
+    default: bool = False
+    qos: list[Id] = Field([], description="QoS names (declared in scheduler.qos) jobs of this partition may use.")
+
+
+class SchedulerPartitions(StrictModel):
+    """How the cluster's nodes split into partitions: one per phase (default), one per hall, or listed."""
+
+    by: Literal["phase", "hall", "listed"] = "phase"
+    listed: list[SchedulerPartition] = Field([], description="The partitions when by: listed.")
+
+
+class SchedulerQos(StrictModel):
+    name: Id
+    priority: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    max_wall_minutes: Annotated[int, Field(ge=1, le=525_600)] | None = None
+    max_gpus_per_user: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+
+
+class SchedulerAccount(StrictModel):
+    name: Id
+    parent: Id | None = None
+    fairshare: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    qos: list[Id] = []
+    description: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Scheduler(StrictModel):
+    """Slurm for the GPU nodes standing after this phase (cumulative: earlier phases' nodes keep their names)."""
+
+    enabled: bool | None = Field(None, description="Default: on when the phase's plan has GPU nodes.")
+    cluster_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")] | None = Field(
+        None, description="Slurm ClusterName (lower case, at most 40 characters); default: the campus name."
+    )
+    partitions: SchedulerPartitions = SchedulerPartitions()
+    topology: Literal["block", "tree"] | None = Field(
+        None,
+        description="Slurm 24.11 takes one TopologyPlugin: block (NVLink domains; default when the cluster has "
+        "rack-scale NVLink systems) or tree (the compute fabric's leaf groups; default otherwise).",
+    )
+    block_sizes: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
+        [],
+        description="BlockSizes: the base block size, then larger sizes that are power-of-two multiples of it. "
+        "Default: the NVLink domain (18 trays for NVL72) and its power-of-two multiples up to the cluster.",
+    )
+    segment: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None,
+        description="The segment size users are told to request (sbatch --segment): it must survive a drained tray. "
+        "Default: the largest power of two below the block size (16 of 18).",
+    )
+    imex: Literal["per-job", "static"] = Field(
+        "per-job",
+        description="per-job: Slurm hands out an IMEX channel per job (switch/nvidia_imex) and the GPU role starts "
+        "no rack-wide IMEX domain; static: one shared IMEX domain per rack, as without a scheduler.",
+    )
+    accounting: bool = Field(False, description="slurmdbd accounting (accounts, QoS and limits are enforced).")
+    accounts: list[SchedulerAccount] = []
+    qos: list[SchedulerQos] = []
+    memory_reserve_percent: Annotated[float, Field(ge=0, le=50)] = Field(
+        5, description="Share of a node's catalog memory kept from Slurm's RealMemory for the OS and daemons."
+    )
+
+
 class Phase(StrictModel):
     """One construction phase, naming its campus file and the phase file it follows."""
 
@@ -119,3 +187,4 @@ class Phase(StrictModel):
     wan_uplinks: list[WanUplink] = []
     decommission: list[Decommission] = []
     energy: PhaseEnergy = PhaseEnergy()
+    scheduler: Scheduler = Scheduler()

@@ -453,6 +453,70 @@ def energy_cases(plan: Plan) -> list[Case]:
     ]
 
 
+def _slurm(host: str, **extra: str) -> dict[str, str]:
+    return {"job": "slurm", "instance": f"{host}:9100", "campus": CAMPUS, **extra}
+
+
+def slurm_cases(plan: Plan) -> list[Case]:
+    """Two blocks of the plan seen by both controllers; thresholds (block size, segment_max) from the plan."""
+    s = plan.slurm
+    if s is None:
+        return []
+    size, seg = s.block_size, s.segment_max
+    a, b = s.blocks[0].name, s.blocks[1].name
+
+    def blocks(up_a: str, up_b: str) -> list[tuple[str, dict[str, str], str]]:
+        out = []
+        for ctl in ("slurm1", "slurm2"):
+            for blk, up in ((a, up_a), (b, up_b)):
+                out.append(("kasbah_slurm_block_nodes", _slurm(ctl, block=blk, state="up"), up))
+                out.append(("kasbah_slurm_block_size", _slurm(ctl, block=blk), f"{size}x20"))
+        return out
+
+    where = {"campus": CAMPUS}
+    return [
+        Case(
+            "SlurmBlockDegraded",
+            blocks(f"{size} {size - 1}x20", f"{size}x20"),
+            [("5m", []), ("12m", [Expect({**where, "block": a}, size - 1)])],
+            note="one tray of block A drained for 11 minutes; block B whole",
+        ),
+        Case(
+            "SlurmBlockBelowSegment",
+            blocks(f"{size} {seg - 1}x20", f"{seg}x20"),
+            [("3m", []), ("7m", [Expect({**where, "block": a}, seg - 1)])],
+            note="block A below a segment; block B holds exactly one segment",
+        ),
+        Case(
+            "SlurmNoWholeBlock",
+            blocks(f"{size} {size - 1}x20", f"{size} {size} {size - 1}x20"),
+            [("5m", []), ("9m", [Expect(where, 1)])],
+            note="block B still whole until minute 2, both degraded after",
+        ),
+        Case(
+            "SlurmControllerDown",
+            [
+                ("kasbah_slurm_controller_up", _slurm(ctl, controller=c), v)
+                for ctl in ("slurm1", "slurm2")
+                for c, v in (("slurm1", "1x10"), ("slurm2", "1 0x10"))
+            ],
+            [("1m", []), ("4m", [Expect({**where, "controller": "slurm2"}, 0)])],
+            note="both controllers report slurm2 down",
+        ),
+        Case(
+            "SlurmctldDown",
+            [("kasbah_slurm_controller_up", _slurm("slurm1", controller=c), "1 0x10") for c in ("slurm1", "slurm2")],
+            [("1m", []), ("4m", [Expect(where, 0)])],
+        ),
+        Case(
+            "SlurmHealthStale",
+            [("kasbah_slurm_exporter_last_run_timestamp_seconds", _slurm("slurm1"), "0+60x5 300x20")],
+            [("4m", []), ("16m", [Expect(where, 660)])],
+            note="the exporter stops at minute 5 (its last run at 300 s)",
+        ),
+    ]
+
+
 def all_cases(plan: Plan) -> list[Case]:
     return (
         node_cases(plan)
@@ -462,4 +526,5 @@ def all_cases(plan: Plan) -> list[Case]:
         + session_cases(plan)
         + power_cases(plan)
         + energy_cases(plan)
+        + slurm_cases(plan)
     )
