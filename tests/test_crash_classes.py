@@ -123,7 +123,8 @@ def test_services_block_grows_with_the_domains_and_exhaustion_is_located(stacks:
     assert 2 * domains + 8 > 512  # more subnet managers than the usual services block holds
     block = next(a for a in plan.addresses.allocations if a.network == "services")
     assert block.needed == 2 * domains + 8
-    assert len({h.address for h in plan.service_hosts}) == len(plan.service_hosts) == 1 + 2 * domains
+    # monitoring, two subnet managers per domain, the Slurm controller pair
+    assert len({h.address for h in plan.service_hosts}) == len(plan.service_hosts) == 1 + 2 * domains + 2
 
     edit(campus, "services: 10.68.0.0/16", "services: 10.68.0.0/23")
     plan, findings = plan_of(phase)

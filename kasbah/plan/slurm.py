@@ -103,12 +103,41 @@ class SlurmBlock(PlanModel):
         return range_hostlists(self.pod, self.per_rack, self.first, self.size)
 
 
+class SlurmBlockGroup(PlanModel):
+    """The blocks of one pod: `count` blocks of `size` consecutive nodes, named after their rack (`rack_scale`, with
+    `-u<k>` when a rack holds several domains) or after the pod (one block of the whole SU)."""
+
+    pod: str
+    size: int
+    count: int
+    per_rack: int
+    rack_scale: bool
+
+    def expand(self) -> list[SlurmBlock]:
+        per_unit_rack = max(1, self.per_rack // self.size)
+        out = []
+        for k in range(self.count):
+            if self.rack_scale:
+                rack, unit = divmod(k, per_unit_rack)
+                name = f"{self.pod}-r{rack + 1:02d}" + (f"-u{unit + 1}" if per_unit_rack > 1 else "")
+            else:
+                name = self.pod
+            out.append(SlurmBlock(name=name, pod=self.pod, first=k * self.size, size=self.size, per_rack=self.per_rack))
+        return out
+
+
 class SlurmSwitch(PlanModel):
-    """A switch of topology/tree: a pod's leaf group (nodes) or a fabric's top (child switches)."""
+    """A switch of topology/tree: a pod's leaf group (`pod`: its nodes) or a fabric's top (child switches)."""
 
     name: str
     switches: list[str] = []
-    hostlists: list[str] = []
+    pod: str | None = None
+    per_rack: int = 0
+    nodes: int = 0
+
+    @cached_property
+    def hostlists(self) -> list[str]:
+        return range_hostlists(self.pod, self.per_rack, 0, self.nodes) if self.pod else []
 
 
 class SlurmPartition(PlanModel):
@@ -148,11 +177,17 @@ class SlurmPlan(PlanModel):
     segment: int
     segment_max: int
     node_groups: list[SlurmNodeGroup]
-    blocks: list[SlurmBlock]
+    block_groups: list[SlurmBlockGroup]
     switches: list[SlurmSwitch]
     partitions: list[SlurmPartition]
     qos: list[SlurmQos]
     accounts: list[SlurmAccount]
+
+    @cached_property
+    def blocks(self) -> list[SlurmBlock]:
+        """Every block in topology.conf order (generated from the per-pod groups: a plan never holds per-rack
+        objects, whatever the phase's size)."""
+        return [b for g in self.block_groups for b in g.expand()]
 
     def partition_nodes(self, name: str) -> list[str]:
         """The node names of partition `name`, in build order."""
@@ -315,14 +350,13 @@ def _groups(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmNodeGroup]:
     return groups
 
 
-def _blocks(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmBlock]:
-    blocks = []
+def _blocks(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmBlockGroup]:
+    groups = []
     for pp in pods:
         system = ctx.catalog.systems[pp.sku]
         per_rack = nodes_per_rack(pp)
         if rack_scale(system) and pp.nodes >= trays_per_domain(system):
             size = trays_per_domain(system)
-            per_unit_rack = max(1, per_rack // size)
             if pp.nodes % size:
                 ctx.finding(
                     Level.WARNING,
@@ -332,49 +366,33 @@ def _blocks(ctx: _Ctx, pods: list[PodPlan]) -> list[SlurmBlock]:
                     f"{pp.nodes % size} trays are in no block, and topology/block places no job on them",
                     "check the catalog entry's compute_trays_per_unit and nvlink_domain_gpus",
                 )
-            for k in range(pp.nodes // size):
-                rack, unit = divmod(k, per_unit_rack)
-                name = f"{pp.id}-r{rack + 1:02d}" + (f"-u{unit + 1}" if per_unit_rack > 1 else "")
-                blocks.append(
-                    SlurmBlock(
-                        name=name,
-                        pod=pp.id,
-                        first=k * size,
-                        size=size,
-                        per_rack=per_rack,
-                    )
-                )
-        else:
-            blocks.append(
-                SlurmBlock(
-                    name=pp.id,
-                    pod=pp.id,
-                    first=0,
-                    size=pp.nodes,
-                    per_rack=per_rack,
-                )
+            groups.append(
+                SlurmBlockGroup(pod=pp.id, size=size, count=pp.nodes // size, per_rack=per_rack, rack_scale=True)
             )
-    return blocks
+        else:
+            groups.append(SlurmBlockGroup(pod=pp.id, size=pp.nodes, count=1, per_rack=per_rack, rack_scale=False))
+    return groups
 
 
-def _block_sizes(ctx: _Ctx, blocks: list[SlurmBlock], base: int) -> list[int]:
+def _block_sizes(ctx: _Ctx, groups: list[SlurmBlockGroup], base: int) -> list[int]:
     given = ctx.sched.block_sizes
+    total = sum(g.count for g in groups)
     if not given:
         sizes, k = [], 1
-        while k <= max(1, len(blocks)):
+        while k <= max(1, total):
             sizes.append(base * k)
             k *= 2
         return sizes
-    smallest = min(b.size for b in blocks)
-    if given[0] > smallest:
-        small = next(b for b in blocks if b.size == smallest)
+    small = min(groups, key=lambda g: g.size)
+    if given[0] > small.size:
+        name = small.expand()[0].name if small.count else small.pod
         ctx.finding(
             Level.ERROR,
             "scheduler.block-size",
             ("block_sizes", 0),
-            f"the base block size {given[0]} is larger than block '{small.name}' ({smallest} nodes): Slurm requires "
+            f"the base block size {given[0]} is larger than block '{name}' ({small.size} nodes): Slurm requires "
             "every block to hold at least the base block size",
-            f"use block_sizes: [{smallest}, ...] or leave block_sizes out",
+            f"use block_sizes: [{small.size}, ...] or leave block_sizes out",
         )
     elif given[0] != base:
         ctx.finding(
@@ -443,7 +461,7 @@ def _tree(pods: list[PodPlan], spec: LoadedSpec) -> list[SlurmSwitch]:
     switches = []
     for pp in pods:
         leaf = f"{pp.id}-leaf"
-        switches.append(SlurmSwitch(name=leaf, hostlists=range_hostlists(pp.id, nodes_per_rack(pp), 0, pp.nodes)))
+        switches.append(SlurmSwitch(name=leaf, pod=pp.id, per_rack=nodes_per_rack(pp), nodes=pp.nodes))
         leaves.setdefault(f"fabric-{fabric_of.get(pp.phase, pp.phase)}", []).append(leaf)
     switches.extend(SlurmSwitch(name=top, switches=children) for top, children in leaves.items())
     return switches
@@ -611,9 +629,8 @@ def plan_slurm(
     controllers = controller_hosts(owner, allocations)
     groups = _groups(ctx, gpu_pods)
     blocks = _blocks(ctx, gpu_pods)
-    sku_of = {p.id: p.sku for p in gpu_pods}
-    domains = [b.size for b in blocks if rack_scale(catalog.systems[sku_of[b.pod]])]
-    base = min(domains) if domains else min(b.size for b in blocks)
+    domains = [g.size for g in blocks if g.rack_scale]
+    base = min(domains) if domains else min(g.size for g in blocks)
     topology = sched.topology or ("block" if domains else "tree")
     block_sizes = _block_sizes(ctx, blocks, base)
     segment, top = _segment(ctx, base)
@@ -637,7 +654,7 @@ def plan_slurm(
         segment=segment,
         segment_max=top,
         node_groups=groups,
-        blocks=blocks,
+        block_groups=blocks,
         switches=_tree(gpu_pods, spec),
         partitions=_partitions(ctx, gpu_pods),
         qos=qos,
