@@ -31,19 +31,12 @@ sys.path.insert(0, str(REPO))
 
 from kasbah.findings import Level  # noqa: E402
 from kasbah.html_report import render_page, write_report  # noqa: E402
+from kasbah.html_report.browser import CHROMIUM_FLAGS  # noqa: E402
 from kasbah.plan.derive import catalog_for, derive  # noqa: E402
 from kasbah.spec.load import load_spec  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = list(CHROMIUM_FLAGS)
 TARGET_S = 2.0
 
 

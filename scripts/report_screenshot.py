@@ -13,17 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kasbah.html_report.browser import CHROMIUM_FLAGS
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = list(CHROMIUM_FLAGS)
 SHOTS = {"report.png": ("header", "#halls"), "report-wan.png": ("#wan", None)}
 """File -> (first element, element whose end closes the picture; None: the first element alone)."""
 

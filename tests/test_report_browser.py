@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from kasbah.html_report.browser import CHROMIUM_FLAGS
 from kasbah.html_report.page import SECTIONS
 from kasbah.html_report.svg import num
 from kasbah.plan.derive import Plan, derive
@@ -37,15 +38,7 @@ CHROMIUM = Path(os.environ.get("KASBAH_CHROMIUM", "/usr/bin/chromium"))
 GOLDEN = REPO / "tests" / "golden" / "report"
 PHASE = "phase2"
 VIEWPORT = {"width": 1040, "height": 900}
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = list(CHROMIUM_FLAGS)
 GREY_DELTA = 40
 MAX_DIFFERING = 0.01
 MAX_SIZE_CHANGE = 0.02
