@@ -91,7 +91,12 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Path:
         ):
             out.append(part)
             node = node[part]
-        elif i == len(loc) - 1 and isinstance(part, (str, int)) and not str(part).startswith(("[", "function")):
+        elif (
+            i == len(loc) - 1
+            and isinstance(node, dict)
+            and isinstance(part, (str, int))
+            and not str(part).startswith(("[", "function"))
+        ):
             out.append(part)  # a missing key: point at its parent, name the key
             node = None
     return tuple(out)
@@ -105,8 +110,14 @@ def _short(value: Any) -> str:
 def validation_findings(exc: ValidationError, doc: SourceDoc, model: type[BaseModel]) -> list[Finding]:
     """One located finding per Pydantic error, with a hint for misspelt keys and values."""
     out: list[Finding] = []
+    union_paths: set[Path] = set()
     for err in exc.errors(include_url=False):
         path = _data_path(doc.data, tuple(err["loc"]))
+        if len(err["loc"]) > len(path) and err["type"] not in ("extra_forbidden", "missing"):
+            # one error per member of a union (a number or a list of 24): the first one says it, once
+            if path in union_paths:
+                continue
+            union_paths.add(path)
         kind = err["type"]
         where = ".".join(str(p) for p in path) or "the top level"
         if kind == "extra_forbidden":
