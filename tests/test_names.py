@@ -48,6 +48,13 @@ from kasbah.plan.names import (
 from kasbah.spec.load import load_spec
 from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
+HUBS_LINE = next(
+    n
+    for n, line in enumerate((REPO / "stacks" / "campus.yaml").read_text(encoding="utf-8").splitlines(), 1)
+    if line.startswith("  hubs:")
+)
+"""The line of the example campus's `wan.hubs` (findings quote it)."""
+
 ENV = {"KASBAH_WIDTH": "400", "NO_COLOR": "1"}
 ID = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -138,7 +145,7 @@ CASES: list[dict[str, object]] = [
         edits=[("phase1.yaml", UPLINK_EDGE1, UPLINK_EDGE1.replace("edge1", "hub-lisbon"))],
         code="names.collision",
         at=("phase1.yaml", "wan_uplinks[0].edge_router"),
-        says=["edge router 'hub-lisbon'", "hub 'lisbon' (campus.yaml:49 wan.hubs[0])"],
+        says=["edge router 'hub-lisbon'", f"hub 'lisbon' (campus.yaml:{HUBS_LINE} wan.hubs[0])"],
     ),
     dict(
         id="router-named-like-the-lab-campus",
