@@ -47,7 +47,7 @@ BLACKBOX_URL = f"http://{LOOPBACK}:{BLACKBOX_PORT}"
 KEPT_TARGETS: frozenset[str] = frozenset({*(path for _, path in PROBE_JOBS), EDGE_ROUTERS_SD})
 """file_sd files the lab keeps as rendered: the WAN probe targets (file_sd/site/wan-paths.json, wan-regions.json)
 and the edge routers' FRR exporters (edge-routers.json). Every other file under file_sd/ (one per GPU pod; fabric,
-facility, energy) names hardware the lab does not have."""
+facility, energy, the Slurm controllers) names hardware the lab does not have."""
 EMPTY_TARGETS = "[]\n"
 
 START_TIMEOUT = 20.0
