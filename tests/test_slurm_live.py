@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +176,95 @@ def test_the_probes_fail_when_block_scheduling_is_off(lab_plan: Plan) -> None:
         wait = results[1]
         assert wait.name.startswith("whole block, ") and not wait.ok, wait
         assert wait.state == "RUNNING" and len(wait.blocks) == 2, wait  # spilled across both blocks
+
+
+VERIFY_PLAY = """\
+- hosts: gpu_nodes
+  gather_facts: false
+  tasks:
+    - name: The slurm role's checks after the daemons start
+      ansible.builtin.include_role:
+        name: {role}
+        tasks_from: verify
+      vars:
+        __slurm_compute: true
+"""
+
+
+def _role_checks(running: Running, plan: Plan, node: str, work: Path) -> tuple[bool, list[str]]:
+    """The slurm role's checks after the start (tasks/verify.yml) on `node`, with scontrol run next to the lab's
+    controller: whether they passed and the messages of the tasks that failed."""
+    from kasbah import ansible_run
+    from kasbah import render as renders
+
+    build = work / "build" / plan.phase
+    renders.write(renders.render(plan), build)
+    scontrol = work / "scontrol"
+    scontrol.write_text(
+        "#!/bin/sh\nexec nsenter -t "
+        f"{running.controller_pid} -m -n -u -r -- /usr/bin/env -C /tmp SLURM_CONF=/etc/slurm-lab/slurm.conf "
+        'scontrol "$@"\n'
+    )
+    scontrol.chmod(0o755)
+    play = work / "verify.yml"
+    play.write_text(VERIFY_PLAY.format(role=REPO / "playbooks" / "roles" / "slurm"))
+    failures: list[str] = []
+
+    def on_event(event: dict) -> None:  # type: ignore[type-arg]
+        if event.get("event") == "runner_on_failed":
+            res = event["event_data"].get("res", {})
+            failures.append(str(res.get("msg") or res.get("stderr") or res))
+
+    report = ansible_run.run(
+        build,
+        phase=plan.phase,
+        playbook=play,
+        limit=node,
+        extravars={
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "slurm_scontrol": str(scontrol),
+            "slurm_verify_retries": 20,
+            "slurm_verify_delay": 1,
+        },
+        on_event=on_event,
+    )
+    return report.rc == 0 and not report.failed_hosts, failures
+
+
+def test_the_role_passes_a_tray_that_registered_with_its_definition(
+    slurm: Running, lab_plan: Plan, tmp_path: Path
+) -> None:
+    node = lab_plan.slurm.nodes[0].name
+    ok, failures = _role_checks(slurm, lab_plan, node, tmp_path)
+    assert ok and not failures, failures
+
+
+def test_the_role_fails_a_tray_with_less_memory_and_cores_than_its_definition(lab_plan: Plan, tmp_path: Path) -> None:
+    """Without the lab's `config_overrides`, every slurmd reports the lab host's cores and memory, far below the
+    render's 144 cores and 960 GB less the reserve: slurmctld sets the tray INVALID_REG, drained. The role's check
+    after the start must fail on that tray, with Slurm's reason and what to change, rather than leave a tray that
+    never runs a job. (Its own namespace prefix: the module's lab may still be up.)"""
+    node = lab_plan.slurm.nodes[0].name
+    work = Path(tempfile.mkdtemp(prefix="kasbah-slurm-"))
+    problem = missing()
+    if problem:
+        pytest.skip(problem)
+    try:
+        with standalone(
+            lab_plan,
+            work,
+            f"kv{os.getpid() % 10000}",
+            extra=[("SlurmdParameters", "shutdown_on_reboot")],
+            wait_idle=False,
+        ) as running:
+            ok, failures = _role_checks(running, lab_plan, node, tmp_path)
+            shown = client(running.controller_pid, ["scontrol", "show", "node", node, "--oneliner"])[1]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert "INVALID_REG" in shown and "Reason=Low " in shown, shown
+    assert not ok
+    (message,) = failures
+    assert f"{node} registered with less than its NodeName line" in message, message
+    assert "INVALID_REG" in message and "Low " in message, message
+    assert "memory_gb_per_node" in message and f"scontrol update nodename={node} state=resume" in message

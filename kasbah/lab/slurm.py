@@ -225,12 +225,19 @@ class SlurmLab:
             netns.run(["ip", "link", "set", "eth0", "up"], netns=ns)
 
     def start(
-        self, record: Record, add_ns: Callable[[str], None], timeout: float = 120, *, slurmd: bool = True
+        self,
+        record: Record,
+        add_ns: Callable[[str], None],
+        timeout: float = 120,
+        *,
+        slurmd: bool = True,
+        wait_idle: bool = True,
     ) -> Running:
         """Namespaces, munged, slurmctld (each controller), slurmd per node; waits until every node is idle.
 
         `slurmd=False`: the controllers only, every node still named in /etc/hosts (a parse check of a render too
-        large to run: slurmctld loads every node, block and partition and answers `scontrol show topology`)."""
+        large to run: slurmctld loads every node, block and partition and answers `scontrol show topology`).
+        `wait_idle=False`: return once the daemons are started (a test whose nodes are meant to register invalid)."""
         problem = missing(self.root)
         if problem:
             raise SlurmLabError(problem)
@@ -315,7 +322,7 @@ class SlurmLab:
             states = node_states(running)
             return len(states) >= len(self.cluster.nodes) and all(s.startswith("idle") for s in states.values())
 
-        if slurmd:
+        if slurmd and wait_idle:
             self._wait(all_idle, timeout, f"{len(self.cluster.nodes)} slurmd to register idle", self.dir / "logs")
         timings["daemons_up_s"] = round(time.monotonic() - t0, 2)
         running.timings = timings
@@ -463,7 +470,13 @@ def version_of(running: Running) -> str:
 
 @contextlib.contextmanager
 def standalone(
-    plan: Any, directory: Path, prefix: str, *, slurmd: bool = True, extra: list[tuple[str, str]] | None = None
+    plan: Any,
+    directory: Path,
+    prefix: str,
+    *,
+    slurmd: bool = True,
+    extra: list[tuple[str, str]] | None = None,
+    wait_idle: bool = True,
 ) -> Iterator[Running]:
     """The Slurm part of the lab alone, for tests and benchmarks: render `plan`'s slurm/ files into `directory`,
     start them, yield, then stop every process started and delete every namespace made (by PID and name)."""
@@ -486,7 +499,7 @@ def standalone(
     started: list[int] = []
     try:
         yield SlurmLab(cluster, directory / "lab", prefix).start(
-            lambda _name, pid, *_: started.append(pid), made.append, slurmd=slurmd
+            lambda _name, pid, *_: started.append(pid), made.append, slurmd=slurmd, wait_idle=wait_idle
         )
     finally:
         for pid in started:
