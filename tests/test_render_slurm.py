@@ -103,6 +103,17 @@ def test_disabled_or_static_imex_has_no_switch_plugin(tmp_path: Path) -> None:
     assert plan is not None
     files = render_slurm(plan)
     assert "SwitchType" not in files["slurm/slurm.conf"] and "slurm/prolog.d/50-imex.sh" not in files
+    assert "OverSubscribe" not in files["slurm/slurm.conf"]  # trays may be shared without a per-job IMEX domain
+
+
+def test_per_job_imex_makes_every_partition_whole_tray(tmp_path: Path) -> None:
+    """The prolog points the tray's one IMEX daemon at one job's trays and restarts it: a second job on the tray
+    would tear down the first one's domain, so no partition may share a tray."""
+    plan, _ = plan_of(small_phase(tmp_path, racks=3, pods=2))
+    assert plan is not None and plan.slurm is not None and plan.slurm.imex == "per-job"
+    conf = render_slurm(plan)["slurm/slurm.conf"]
+    partitions = [line for line in conf.splitlines() if line.startswith("PartitionName=")]
+    assert partitions and all(" OverSubscribe=EXCLUSIVE " in line for line in partitions), partitions
 
 
 def test_accounting_points_at_slurmdbd_on_the_controllers(tmp_path: Path) -> None:
