@@ -200,6 +200,12 @@ def run(
         hosts.setdefault(host, HostResult()).failed = max(hosts[host].failed, 1)
     for host in stats.get("ok", {}):
         hosts.setdefault(host, HostResult())
+    # A no_log task's events are censored, `changed` included: the play's own recap still counts it.
+    for host, count in stats.get("changed", {}).items():
+        result = hosts.setdefault(host, HostResult())
+        if count > result.changed:
+            result.ok = max(result.ok - (count - result.changed), 0)
+            result.changed = count
     return RunReport(
         phase=phase,
         playbook=str(playbook),
