@@ -450,3 +450,19 @@ def test_bad_hourly_values_are_located_errors(stacks: Path, old: str, new: str, 
     assert result.exit_code == 1, result.output
     found = json.loads(result.stdout)["findings"]
     assert any(f["path"].startswith(path) and f["line"] and f["file"].endswith("campus.yaml") for f in found), found
+
+
+def test_a_phase_scores_the_same_whichever_later_phase_file_the_model_runs_from() -> None:
+    """Plant sizes derived from shares grow with the campus: each phase's figures in a later phase's run are the ones
+    its own file gives, while the final phase's plants are the largest."""
+    runs = {p: model_for_spec(Path(f"stacks/{p}.yaml")) for p in ("phase1", "phase2", "phase3")}
+    assert all(r is not None for r in runs.values())
+    final = runs["phase3"]
+    assert final is not None and [x.phase for x in final.phases] == ["phase1", "phase2", "phase3"]
+    for phase, run in runs.items():
+        assert run is not None
+        own = run.phases[-1]
+        assert own.phase == phase
+        assert next(x for x in final.phases if x.phase == phase) == own
+    sizes = {p: sum(pl.mw for pl in r.plants) for p, r in runs.items() if r is not None}
+    assert sizes["phase1"] < sizes["phase2"] < sizes["phase3"]

@@ -136,6 +136,11 @@ def run_model(
     supply = np.zeros(HOURS)
     by_source: dict[str, np.ndarray] = {}
     plants: list[PlantResult] = []
+    # Per source: its hourly MW per MW built and, for a derived size, its share of a year's energy. A derived plant
+    # grows with the campus: each phase's figures use the size its own load derives, so phase 1's score is the same
+    # whichever phase file the model runs from.
+    scaled: list[tuple[str, np.ndarray, float, float]] = []
+    fixed = np.zeros(HOURS)
     for source, plant, path in (
         ("solar_pv", hourly.solar, ("energy", "hourly", "solar")),
         ("wind", hourly.wind, ("energy", "hourly", "wind")),
@@ -163,6 +168,7 @@ def run_model(
             mw = plant.mw if plant.mw is not None else (share * annual / (HOURS * cf) if cf > 0 else 0.0)
             absolute = per_mw * mw
             if derived:
+                scaled.append((source, per_mw, share, cf))
                 out.append(
                     doc.finding(
                         Level.INFO,
@@ -170,11 +176,14 @@ def run_model(
                         where,
                         f"{source} plant size not given: {mw:.1f} MW derived from its {share:.0%} share of "
                         f"{annual / 1000:.1f} GWh a year (phase {loads[-1].phase}'s facility load) at the model's "
-                        f"capacity factor of {cf:.1%}",
+                        f"capacity factor of {cf:.1%}; each earlier phase's figures use the size its own load "
+                        "derives, as the PPA grows with the campus",
                         f"set energy.hourly.{'solar' if source == 'solar_pv' else 'wind'}.mw to the PPA's figure",
                     )
                 )
         supply += absolute
+        if not derived:
+            fixed += absolute
         by_source[source] = absolute
         plants.append(
             PlantResult(
@@ -199,21 +208,33 @@ def run_model(
     phases: list[PhaseResult] = []
     target_d: dsp.Dispatch | None = None
     schedule: Schedule | None = None
+
+    def supply_of(load: np.ndarray) -> np.ndarray:
+        """The supply when the campus carries `load`: fixed plants as built, derived ones sized from its energy."""
+        if not scaled or load is final:
+            return supply
+        grown = fixed.copy()
+        energy = float(load.sum())
+        for _source, per_mw, share, cf in scaled:
+            grown += per_mw * (share * energy / (HOURS * cf))
+        return grown
+
     for i, pl in enumerate(loads):
-        load = pl.facility()
-        bare = dsp.dispatch(supply, load, 0.0, 0.0, 1.0)
-        d = dsp.dispatch(supply, load, p_mw, e_mwh, rte)
+        load = final if i == len(loads) - 1 else pl.facility()
+        here = supply_of(load)
+        bare = dsp.dispatch(here, load, 0.0, 0.0, 1.0)
+        d = dsp.dispatch(here, load, p_mw, e_mwh, rte)
         if i == len(loads) - 1:
             tick("dispatch")
         need = None
         if hourly.target_cfe is not None:
-            got = storage_for_target(supply, load, hourly.target_cfe, duration, rte)
+            got = storage_for_target(here, load, hourly.target_cfe, duration, rte)
             need = StorageNeed(power_mw=got[0], energy_mwh=got[1]) if got else None
         if i == len(loads) - 1:
             tick("storage sizing")
         _, shed, sched = caps(pl, d.unmet, hourly.gpu_cap_floor, stamps)
         capped_load = load - shed
-        with_caps = dsp.cfe_score(dsp.dispatch(supply, capped_load, p_mw, e_mwh, rte), capped_load)
+        with_caps = dsp.cfe_score(dsp.dispatch(here, capped_load, p_mw, e_mwh, rte), capped_load)
         phases.append(
             PhaseResult(
                 phase=pl.phase,
