@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kasbah.findings import Level
@@ -182,7 +182,48 @@ BAD = [
         "scheduler.accounts[0].parent",
     ),
     ("scheduler:\n  qos: [{name: gold}]\n", Level.WARNING, "scheduler.accounting-off", "scheduler.accounting"),
+    (
+        "scheduler:\n  accounting: true\n"
+        "  accounts: [{name: a, parent: b}, {name: b, parent: c}, {name: c, parent: a}]\n",
+        Level.ERROR,
+        "scheduler.account-loop",
+        "scheduler.accounts[0].parent",
+    ),
+    (
+        "scheduler:\n  accounting: true\n  accounts: [{name: x}, {name: a, parent: a}]\n",
+        Level.ERROR,
+        "scheduler.account-loop",
+        "scheduler.accounts[1].parent",
+    ),
+    (
+        "scheduler:\n  accounting: true\n  accounts: [{name: root}]\n",
+        Level.ERROR,
+        "scheduler.reserved-name",
+        "scheduler.accounts[0].name",
+    ),
+    (
+        "scheduler:\n  accounting: true\n  qos: [{name: gold}, {name: normal, priority: 10}]\n",
+        Level.ERROR,
+        "scheduler.reserved-name",
+        "scheduler.qos[1].name",
+    ),
 ]
+
+
+@given(st.permutations(["a", "b", "c", "d", "e"]), st.data())
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_accounts_come_parents_first_in_any_spec_order(tmp_path: Path, names: list[str], data: st.DataObject) -> None:
+    """sacctmgr adds an account only under an existing parent: the plan orders any forest of accounts parents first."""
+    parents = {n: data.draw(st.sampled_from([None, *names[:i]])) for i, n in enumerate(names)}  # a forest
+    order = data.draw(st.permutations(names))
+    items = ", ".join(f"{{name: {n}" + (f", parent: {parents[n]}}}" if parents[n] else "}") for n in order)
+    folder = tmp_path / "-".join(order)
+    folder.mkdir(exist_ok=True)
+    plan, findings = plan_of(small_phase(folder, scheduler=f"scheduler:\n  accounting: true\n  accounts: [{items}]\n"))
+    assert plan is not None and plan.slurm is not None, [f.message for f in findings]
+    got = [a.name for a in plan.slurm.accounts]
+    assert sorted(got) == sorted(names)
+    assert all(a.parent is None or got.index(a.parent) < got.index(a.name) for a in plan.slurm.accounts)
 
 
 @pytest.mark.parametrize(("section", "level", "code", "path"), BAD)

@@ -21,6 +21,7 @@ The plan holds per-pod node groups and per-block ranges, not per-node objects (a
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import IPv4Network
@@ -33,7 +34,7 @@ from kasbah.plan.hosts import host_name, nodes_per_rack
 from kasbah.plan.model import PlanModel
 from kasbah.plan.services import ServiceHost
 from kasbah.spec.load import LoadedSpec
-from kasbah.spec.phase import Scheduler
+from kasbah.spec.phase import Scheduler, SchedulerAccount
 from kasbah.yamlsource import SourceDoc
 
 CONTROLLER_HOSTS = ("slurm1", "slurm2")
@@ -588,6 +589,18 @@ def _accounts(ctx: _Ctx) -> tuple[list[SlurmQos], list[SlurmAccount]]:
                     f"account '{a.name}' allows QoS '{q}', which scheduler.qos does not declare",
                     did_you_mean(q, qos_names) or "declare it under scheduler.qos",
                 )
+    for kind, items, name in (("accounts", sched.accounts, "root"), ("qos", sched.qos, "normal")):
+        for i, item in enumerate(items):
+            if item.name == name:
+                ctx.finding(
+                    Level.ERROR,
+                    "scheduler.reserved-name",
+                    (kind, i, "name"),
+                    f"{'account' if kind == 'accounts' else 'QoS'} '{name}' is the one slurmdbd makes itself: adding "
+                    "it again adds nothing, and the spec's settings for it would silently not apply",
+                    f"give it another name{' (top-level accounts already sit under root)' if name == 'root' else ''}",
+                )
+    order = _parents_first(ctx, [a for a in sched.accounts if a.name != "root"])
     if (sched.accounts or sched.qos) and not sched.accounting:
         ctx.finding(
             Level.WARNING,
@@ -597,8 +610,29 @@ def _accounts(ctx: _Ctx) -> tuple[list[SlurmQos], list[SlurmAccount]]:
             "set scheduler.accounting: true",
         )
     qos = [SlurmQos(**q.model_dump()) for q in sched.qos]
-    accounts = [SlurmAccount(**a.model_dump()) for a in sched.accounts]
+    accounts = [SlurmAccount(**a.model_dump()) for a in order]
     return qos, accounts
+
+
+def _parents_first(ctx: _Ctx, accounts: list[SchedulerAccount]) -> list[SchedulerAccount]:
+    """The accounts in an order sacctmgr can add them (a parent before its children, else spec order), or a
+    finding for a loop of parents, which no order can add."""
+    index = {a.name: i for i, a in enumerate(accounts)}
+    graph = {a.name: {a.parent} if a.parent in index else set() for a in accounts}
+    try:
+        names = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        loop = list(exc.args[1])
+        ctx.finding(
+            Level.ERROR,
+            "scheduler.account-loop",
+            ("accounts", index[loop[0]], "parent"),
+            f"accounts' parents form a loop ({' -> '.join(loop)}): no account of it can be added under root",
+            "make one of them a top-level account (leave its parent out)",
+        )
+        return accounts
+    # The same spec always gives the same order (graphlib visits the nodes in the order they were added).
+    return [accounts[index[n]] for n in names]
 
 
 def plan_slurm(
