@@ -652,11 +652,14 @@ def energy(
     data = {"energy": result.model_dump(mode="json"), "findings": [f.as_dict() for f in findings]}
     if out is not None:
         try:
+            # Each file whole (the GPU role's applier may read power_schedule.json while this runs again).
+            from kasbah.atomic import write_text_atomic
+
             out.mkdir(parents=True, exist_ok=True)
-            (out / "energy.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            (out / "supply_load_heatmap.svg").write_text(heatmap_svg(result), encoding="utf-8")
-            (out / "monthly_matched.svg").write_text(monthly_svg(result), encoding="utf-8")
-            (out / "power_schedule.json").write_text(power_schedule_json(result), encoding="utf-8")
+            write_text_atomic(out / "energy.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            write_text_atomic(out / "supply_load_heatmap.svg", heatmap_svg(result))
+            write_text_atomic(out / "monthly_matched.svg", monthly_svg(result))
+            write_text_atomic(out / "power_schedule.json", power_schedule_json(result))
         except OSError as exc:
             err.print(f"error: cannot write to {out}: {exc.strerror or exc}")
             raise typer.Exit(2) from None

@@ -5,12 +5,11 @@ Same plan, same findings, same output folder: the same bytes (no timestamps, fix
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kasbah import __version__
+from kasbah.atomic import write_text_atomic
 from kasbah.catalog.models import Catalog
 from kasbah.findings import Finding
 from kasbah.html_report.energy import energy_section
@@ -155,13 +154,4 @@ def render_page(
 
 def write_report(path: Path, page: str) -> None:
     """Write atomically (a temporary file beside it, then rename): a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, page)
