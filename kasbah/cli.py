@@ -236,6 +236,23 @@ def buildable_plan(spec: Path) -> Plan:
     return the_plan
 
 
+def phase_files(spec: Path, the_plan: Plan) -> dict[str, str]:
+    """The phase's full render (`kasbah.render.render_phase`: the plan's files plus the power schedule); energy-model
+    errors are printed as findings and exit 1, nothing written."""
+    from kasbah import render as renders
+
+    try:
+        return renders.render_phase(load_spec(spec), the_plan)
+    except SpecError as exc:
+        _report_failure(exc.findings, False)
+        raise typer.Exit(exc.exit_code) from None
+    except renders.RenderFindingsError as exc:
+        err = _console(stderr=True)
+        print_findings(err, exc.findings)
+        err.print(summary_line(exc.findings) + "; nothing was written or applied")
+        raise typer.Exit(1) from None
+
+
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory that receives <phase>/.")]
 
 
@@ -246,7 +263,7 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
     from kasbah.render.output import RenderTargetError
 
     the_plan = buildable_plan(spec)
-    files = renders.render(the_plan)
+    files = phase_files(spec, the_plan)
     target = out / the_plan.phase
     try:
         changed = renders.write(files, target)
@@ -418,7 +435,7 @@ def _checked_build(spec: Path | None, build: Path) -> tuple[str, Path | None]:
     if spec is None:
         return _render_phase(build), None
     the_plan = buildable_plan(spec)
-    stale = renders.stale(renders.render(the_plan), build)
+    stale = renders.stale(phase_files(spec, the_plan), build)
     if stale:
         err = _console(stderr=True)
         err.print(f"error: {build} does not match {spec} ({len(stale)} file(s) differ, e.g. {stale[0]})", markup=False)
@@ -503,7 +520,7 @@ def apply(
             assert spec is not None
             the_plan = buildable_plan(spec)
             target = out / the_plan.phase
-            renders.write(renders.render(the_plan), target)
+            renders.write(phase_files(spec, the_plan), target)
         else:
             target = build
         with reading(target):
