@@ -8,13 +8,14 @@ from components.phase_deployment import step_triggers
 from components.scopes import scope_files
 from kasbah import render
 from kasbah.plan.derive import Plan
+from kasbah.spec.load import load_spec
 from tests._pulumi import planned, previewed
 from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
 
 def triggers(spec: Path, root: Path | None = REPO) -> dict[str, str]:
     plan = _plan(spec)
-    return step_triggers(plan, scope_files(plan, render.render(plan), root))
+    return step_triggers(plan, scope_files(plan, render.render_phase(load_spec(spec), plan), root))
 
 
 def _plan(spec: Path) -> Plan:

@@ -72,7 +72,7 @@ def render(plan: Plan) -> Files:
 
 
 class RenderFindingsError(Exception):
-    """A part of the phase's render found ERROR-level problems (the hourly energy model's inputs); nothing is written."""
+    """ERROR findings from a part of the phase's render (the hourly energy model's inputs): nothing is written."""
 
     def __init__(self, findings: list[Finding]) -> None:
         super().__init__(f"{len(findings)} error finding(s)")
