@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -73,6 +74,16 @@ def test_no_hourly_model_no_energy_files_and_no_pvlib(stacks: Path) -> None:
     plan, _ = plan_of(stacks / "phase1.yaml")
     assert plan is not None
     assert files == renders.render(plan)
+    # Such a render stays fast: the model's heavy imports (pvlib, pandas) are never loaded.
+    code = (
+        "import sys; from pathlib import Path; from kasbah import render; from kasbah.plan.derive import derive; "
+        "from kasbah.spec.load import load_spec; s = load_spec(Path(sys.argv[1])); "
+        "render.render_phase(s, derive(s)[0]); print(sorted({'pvlib', 'pandas'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(stacks / "phase1.yaml")], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 @pytest.mark.parametrize(("old", "new"), [("0.7 ", "0.8 "), ("0.7 ", "0.5 "), ("0.85", "0.6")])
@@ -122,3 +133,31 @@ def test_the_gpu_role_installs_the_rendered_schedule(stacks: Path, tmp_path: Pat
         assert json.loads(installed.read_text())["pods"]
     else:
         assert not (build / "energy").exists() and not installed.exists()
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "code"),
+    [
+        ("campus.yaml", "turbine: SWT130/3600", "turbine: SWT130/3700", "energy.turbine-unknown"),
+        (
+            "phase1.yaml",
+            "wan_uplinks:",
+            "energy:\n  protected_pods: [h1-su999]\nwan_uplinks:",
+            "energy.protected-pod-unknown",
+        ),
+    ],
+)
+def test_energy_model_errors_stop_the_render(
+    stacks: Path, tmp_path: Path, file: str, old: str, new: str, code: str
+) -> None:
+    edit(stacks / file, old, new)
+    out = tmp_path / "build"
+    result = CliRunner().invoke(app, ["render", str(stacks / "phase1.yaml"), "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert code in result.output and "nothing was written" in result.output
+    assert not out.exists()
+    plan, _ = plan_of(stacks / "phase1.yaml")
+    assert plan is not None
+    with pytest.raises(renders.RenderFindingsError) as exc:
+        renders.render_phase(load_spec(stacks / "phase1.yaml"), plan)
+    assert code in {f.code for f in exc.value.findings}
