@@ -278,7 +278,7 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
 def report(
     spec: SpecArg,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/<phase>/).")
+        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/).")
     ] = None,
 ) -> None:
     """Write one self-contained HTML page of the phase: growth, halls and racks, fabric, WAN map, energy, findings."""
@@ -297,7 +297,8 @@ def report(
         print_findings(err, shown)
         err.print(summary_line(findings) + "; no report was written")
         raise typer.Exit(1)
-    target = (Path("build") / the_plan.phase / "report.html") if out is None else out / f"{the_plan.phase}.html"
+    # Beside build/<phase>/, never inside it: `kasbah render` swaps that tree whole and would delete the report.
+    target = (out or Path("build")) / f"{the_plan.phase}.html"
     if out is not None and out.exists() and not out.is_dir():
         _console(stderr=True).print(f"error: {out} is a file, not a directory: give --out a directory")
         raise typer.Exit(2)
