@@ -58,6 +58,7 @@ def scope_prefixes(kind: ScopeKind, key: str = "", groups: Iterable[str] = ()) -
             f"gpu/pods/{key}.",
             imex_dir(key),
             "gpu/dcgm-counters.csv",
+            "energy/",  # the power-following schedule (kasbah.render.render_phase) the GPU role installs
             f"{PLAN_PREFIX}pods/{key}.",
         )
     elif kind == "fabric":

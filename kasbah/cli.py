@@ -236,6 +236,23 @@ def buildable_plan(spec: Path) -> Plan:
     return the_plan
 
 
+def phase_files(spec: Path, the_plan: Plan) -> dict[str, str]:
+    """The phase's full render (`kasbah.render.render_phase`: the plan's files plus the power schedule); energy-model
+    errors are printed as findings and exit 1, nothing written."""
+    from kasbah import render as renders
+
+    try:
+        return renders.render_phase(load_spec(spec), the_plan)
+    except SpecError as exc:
+        _report_failure(exc.findings, False)
+        raise typer.Exit(exc.exit_code) from None
+    except renders.RenderFindingsError as exc:
+        err = _console(stderr=True)
+        print_findings(err, exc.findings)
+        err.print(summary_line(exc.findings) + "; nothing was written or applied")
+        raise typer.Exit(1) from None
+
+
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory that receives <phase>/.")]
 
 
@@ -246,7 +263,7 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
     from kasbah.render.output import RenderTargetError
 
     the_plan = buildable_plan(spec)
-    files = renders.render(the_plan)
+    files = phase_files(spec, the_plan)
     target = out / the_plan.phase
     try:
         changed = renders.write(files, target)
@@ -261,7 +278,7 @@ def render(spec: SpecArg, out: OutOpt = Path("build")) -> None:
 def report(
     spec: SpecArg,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/<phase>/).")
+        Path | None, typer.Option("--out", help="Directory that receives <phase>.html (default build/).")
     ] = None,
 ) -> None:
     """Write one self-contained HTML page of the phase: growth, halls and racks, fabric, WAN map, energy, findings."""
@@ -280,7 +297,8 @@ def report(
         print_findings(err, shown)
         err.print(summary_line(findings) + "; no report was written")
         raise typer.Exit(1)
-    target = (Path("build") / the_plan.phase / "report.html") if out is None else out / f"{the_plan.phase}.html"
+    # Beside build/<phase>/, never inside it: `kasbah render` swaps that tree whole and would delete the report.
+    target = (out or Path("build")) / f"{the_plan.phase}.html"
     if out is not None and out.exists() and not out.is_dir():
         _console(stderr=True).print(f"error: {out} is a file, not a directory: give --out a directory")
         raise typer.Exit(2)
@@ -418,7 +436,7 @@ def _checked_build(spec: Path | None, build: Path) -> tuple[str, Path | None]:
     if spec is None:
         return _render_phase(build), None
     the_plan = buildable_plan(spec)
-    stale = renders.stale(renders.render(the_plan), build)
+    stale = renders.stale(phase_files(spec, the_plan), build)
     if stale:
         err = _console(stderr=True)
         err.print(f"error: {build} does not match {spec} ({len(stale)} file(s) differ, e.g. {stale[0]})", markup=False)
@@ -503,7 +521,7 @@ def apply(
             assert spec is not None
             the_plan = buildable_plan(spec)
             target = out / the_plan.phase
-            renders.write(renders.render(the_plan), target)
+            renders.write(phase_files(spec, the_plan), target)
         else:
             target = build
         with reading(target):

@@ -193,7 +193,13 @@ def run(root: Path) -> dict[str, Any]:
         raise ProgramError("; ".join(problems) + "; nothing was registered")
 
     c = _components()
-    rendered = renders.render(plan)
+    try:
+        rendered = renders.render_phase(load_spec(spec), plan)
+    except renders.RenderFindingsError as exc:
+        raise ProgramError(
+            f"{spec}: {len(exc.findings)} error finding(s) in the energy model, nothing was registered:\n"
+            f"{_finding_lines(exc.findings)}"
+        ) from None
     build_dir = Path(settings.build_dir)
     target = (build_dir if build_dir.is_absolute() else root / build_dir) / plan.phase
     # `pulumi up` runs the program twice (preview, update): an identical tree is left alone (kasbah.render.output).

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from kasbah import ansible_run
 from kasbah import render as renders
 from kasbah.cli import app
+from kasbah.spec.load import load_spec
 from tests.conftest import REPO, edit, plan_of
 
 SPEC = REPO / "stacks" / "phase1.yaml"
@@ -29,7 +30,7 @@ def build(tmp_path: Path) -> Path:
     plan, _ = plan_of(SPEC)
     assert plan is not None
     out = tmp_path / "build" / "phase1"
-    renders.write(renders.render(plan), out)
+    renders.write(renders.render_phase(load_spec(SPEC), plan), out)  # as `kasbah render` writes it
     return out
 
 

@@ -315,14 +315,19 @@ def test_cli_writes_default_path_and_is_byte_identical(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     first = _cli("report", "stacks/phase1.yaml")
     assert first.exit_code == 0, first.output
-    written = tmp_path / "build" / "phase1" / "report.html"
+    written = tmp_path / "build" / "phase1.html"
     before = written.read_bytes()
     again = _cli("report", "stacks/phase1.yaml", "--out", "elsewhere")
     assert again.exit_code == 0, again.output
     assert (tmp_path / "elsewhere" / "phase1.html").is_file()
     assert _cli("report", "stacks/phase1.yaml").exit_code == 0
     assert written.read_bytes() == before
-    assert [p.name for p in written.parent.iterdir()] == ["report.html"], "no temporary file is left"
+    assert [p.name for p in written.parent.iterdir()] == ["phase1.html"], "no temporary file is left"
+    # `kasbah render` replaces build/phase1/ whole; the report beside it survives, byte for byte.
+    rendered = _cli("render", "stacks/phase1.yaml")
+    assert rendered.exit_code == 0, rendered.output
+    assert (tmp_path / "build" / "phase1" / "plan.json").is_file()
+    assert written.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from components.phase_deployment import step_triggers
 from components.scopes import scope_files
 from kasbah import render
 from kasbah.plan.derive import Plan
+from kasbah.spec.load import load_spec
 from tests._pulumi import planned, previewed
 from tests.conftest import REPO, STOCK_MONITORING, edit, plan_of
 
 
 def triggers(spec: Path, root: Path | None = REPO) -> dict[str, str]:
     plan = _plan(spec)
-    return step_triggers(plan, scope_files(plan, render.render(plan), root))
+    return step_triggers(plan, scope_files(plan, render.render_phase(load_spec(spec), plan), root))
 
 
 def _plan(spec: Path) -> Plan:
@@ -47,7 +50,13 @@ def test_same_spec_same_triggers_and_every_scope_distinct(stacks: Path) -> None:
     assert len(set(pods)) == len(pods) == len(planned("phase1").pods)
 
 
-def test_one_pods_count_reruns_that_pod_only(stacks: Path) -> None:
+@pytest.mark.parametrize("hourly", [False, True])
+def test_one_pods_count_reruns_that_pod_only(stacks: Path, hourly: bool) -> None:
+    if not hourly:
+        text = (stacks / "campus.yaml").read_text()
+        start = text.index("  hourly:\n")
+        end = text.index("\nwan:\n", start) + 1
+        (stacks / "campus.yaml").write_text(text[:start] + text[end:])
     before = triggers(stacks / "phase1.yaml")
     edit(
         stacks / "phase1.yaml",
@@ -58,7 +67,11 @@ def test_one_pods_count_reruns_that_pod_only(stacks: Path) -> None:
     # The pod, and what really depends on its size: the fabric (fewer endpoints), monitoring (fewer targets) and
     # the scheduler (fewer nodes and blocks). The edge routers filter whole supernets, so a pod's size does not
     # reach them.
-    assert diff == {"h1-su003", "fabric-phase1", "monitoring", "slurm"}
+    expected = {"h1-su003", "fabric-phase1", "monitoring", "slurm"}
+    if hourly:
+        # The campus's load shapes the power schedule that every GPU node carries (energy/power_schedule.json).
+        expected |= {p.id for p in _plan(stacks / "phase1.yaml").pods}
+    assert diff == expected
 
 
 def test_a_peer_asn_reruns_only_the_router_carrying_that_session(stacks: Path) -> None:

@@ -123,7 +123,9 @@ def up(spec: Path, plan: Plan, say: Say) -> LabState:
     try:
         step = "render the phase"
         build = directory / "build" / plan.phase
-        renders.write(renders.render(plan), build)
+        from kasbah.spec.load import load_spec
+
+        renders.write(renders.render_phase(load_spec(spec), plan), build)
         step = "build the namespaces and links"
         say(f"namespaces: {len(plan.lab.nodes)}, links: {len(plan.lab.links)}")
         network.build(plan, state)

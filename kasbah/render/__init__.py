@@ -14,6 +14,7 @@ Layout of `build/<phase>/` (each renderer owns its prefixes):
     gpu/pods/<pod>.yml, gpu/imex/<pod>/rNN.cfg, gpu/dcgm-counters.csv           kasbah.render.gpu
     monitoring/                                                                 kasbah.render.monitoring
     slurm/ (slurm.conf, gres.conf, topology.conf, cgroup.conf, prolog.d/, epilog.d/) kasbah.render.slurm
+    energy/power_schedule.json (only when the campus has energy.hourly)       kasbah.render.energy, via render_phase
 
 A plan value never becomes syntax: each renderer escapes it for the language it lands in with the helpers of
 kasbah.render.escape (Go templates, PromQL, YAML through an emitter, JSON, Jinja read again by Ansible, FRR, INI,
@@ -27,7 +28,9 @@ import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from kasbah.findings import Finding, Level
 from kasbah.plan.derive import Plan
+from kasbah.spec.load import LoadedSpec
 
 Files = dict[str, str]
 Renderer = Callable[[Plan], Files]
@@ -65,6 +68,44 @@ def render(plan: Plan) -> Files:
             if path in files:
                 raise RuntimeError(f"two renderers write {path}")
             files[path] = text
+    return dict(sorted(files.items()))
+
+
+class RenderFindingsError(Exception):
+    """ERROR findings from a part of the phase's render (the hourly energy model's inputs): nothing is written."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__(f"{len(findings)} error finding(s)")
+        self.findings = findings
+
+
+def energy_files(spec: LoadedSpec, plan: Plan) -> tuple[Files, list[Finding]]:
+    """`energy/power_schedule.json` (as `kasbah energy --out` writes it) and the model's findings; none when the
+    campus declares no hourly model. The model needs the spec (weather, measured series), not just the plan, which
+    is why it is not a `render(plan)` renderer; pvlib/numpy are imported only when there is a model to run."""
+    if spec.campus.energy.hourly is None:
+        return {}, []
+    from kasbah.energy.model import run_model
+    from kasbah.render.energy import power_schedule_json
+
+    result, findings = run_model(spec, plan)
+    if result is None:
+        return {}, findings
+    return {"energy/power_schedule.json": power_schedule_json(result)}, findings
+
+
+def render_phase(spec: LoadedSpec, plan: Plan) -> Files:
+    """Every file of the phase as deployed: `render(plan)` plus the power-following schedule. The one entry point
+    for a real render (CLI, Pulumi program, lab); RenderFindingsError when the energy model has an ERROR finding."""
+    extra, findings = energy_files(spec, plan)
+    errors = [f for f in findings if f.level >= Level.ERROR]
+    if errors:
+        raise RenderFindingsError(errors)
+    files = render(plan)
+    for path, text in extra.items():
+        if path in files:
+            raise RuntimeError(f"two renderers write {path}")
+        files[path] = text
     return dict(sorted(files.items()))
 
 
