@@ -7,7 +7,11 @@
 set -euo pipefail
 root="${1:-${KASBAH_SLURM_ROOT:-/var/lib/kasbah/slurm-root}}"
 stamp="$root/.kasbah-slurm-root"
-if [[ -f "$stamp" ]]; then
+# Every daemon the lab runs; a root built before one was added is rebuilt.
+daemons=(slurmctld slurmd slurmdbd munged)
+built=1
+for d in "${daemons[@]}"; do [[ -e "$root/usr/sbin/$d" ]] || built=0; done
+if [[ -f "$stamp" && $built == 1 ]]; then
   echo "slurm root: $root already built ($(cat "$stamp"))"
   exit 0
 fi
@@ -17,7 +21,7 @@ fi
 mkdir -p "$(dirname "$root")"
 tmp="$root.tmp.$$"
 trap 'rm -rf "$tmp"' EXIT
-mmdebstrap --quiet --variant=apt --include=slurmctld,slurmd,slurm-client,munge,procps \
+mmdebstrap --quiet --variant=apt --include=slurmctld,slurmd,slurmdbd,slurm-client,munge,procps \
   trixie "$tmp" http://deb.debian.org/debian
 version="$(chroot "$tmp" dpkg-query -W -f '${Version}' slurmctld)"
 mkdir -p "$tmp/etc/slurm-lab"  # the lab binds its overrides here, and its own hosts file

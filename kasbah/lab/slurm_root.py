@@ -14,6 +14,8 @@ from pathlib import Path
 DEFAULT_ROOT = Path("/var/lib/kasbah/slurm-root")
 STAMP = ".kasbah-slurm-root"
 """Written last by the build script: a root without it is not finished."""
+DAEMONS = ("slurmctld", "slurmd", "slurmdbd", "munged")
+"""What the lab runs from the root; a root built before one of them was added counts as not built."""
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slurm-root.sh"
 
 
@@ -25,7 +27,7 @@ def root_dir() -> Path:
 def missing(root: Path | None = None) -> str | None:
     """None when the root is built; else a sentence saying how to build it."""
     root = root or root_dir()
-    if (root / STAMP).is_file() and os.path.lexists(root / "usr/sbin/slurmctld"):
+    if (root / STAMP).is_file() and all(os.path.lexists(root / "usr/sbin" / d) for d in DAEMONS):
         return None
     return (
         f"the Debian 13 root with Slurm 24.11 is not built at {root}: run `sudo {BUILD_SCRIPT} {root}` "
