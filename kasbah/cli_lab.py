@@ -130,6 +130,25 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         colour = "green" if ok else "red"
         t.add_row(s.edge_router, s.cable, s.landing_station, s.peer, styled((s.state, colour)), s.bfd, str(s.prefixes))
     console.print(t)
+    if now.interconnects:
+        t = Table(title="Edge interconnect: OSPF on each planned link (BFD at the plan's timers), iBGP over loopbacks")
+        for col in ("link", "a end", "OSPF", "b end", "OSPF", ""):
+            t.add_column(col)
+        for link in now.interconnects:
+            ospf = [
+                styled(("Full", "green")) if ok else styled(("not Full", "red")) for ok in (link.a_full, link.b_full)
+            ]
+            t.add_row(
+                link.link, f"{link.a} {link.a_if}", ospf[0], f"{link.b} {link.b_if}", ospf[1], "cut" if link.cut else ""
+            )
+        console.print(t)
+        t = Table(title="iBGP sessions of the edge mesh (multihop BFD)")
+        for col in ("router", "peer", "BGP", "BFD"):
+            t.add_column(col)
+        for s in now.ibgp:
+            colour = "green" if (s.state, s.bfd) == ("Established", "up") else "red"
+            t.add_row(s.router, s.peer, styled((s.state, colour)), s.bfd)
+        console.print(t)
     t = Table(title=f"Regions: the cable their traffic leaves over now (read at {checks.ingress(plan)})")
     for col in ("region", "prefix", "now", "plan", ""):
         t.add_column(col)

@@ -163,6 +163,13 @@ def test_sessions_bfd_and_region_paths_are_as_planned(lab: Lab) -> None:
         assert region["cable"] == region["expected"] == plan_choice
     assert status["buckets"] == []
     assert status["cuts"] == []
+    # The interconnect: OSPF Full at both ends of every planned link, every iBGP session up with its BFD.
+    links = {i["link"]: i for i in status["interconnects"]}
+    assert set(links) == {i.id for i in lab.plan.edge.interconnects} and links
+    assert all(i["a_full"] and i["b_full"] and not i["cut"] for i in links.values()), links
+    routers = [r.id for r in lab.plan.edge.routers]
+    assert {(s["router"], s["peer"]) for s in status["ibgp"]} == {(a, b) for a in routers for b in routers if a != b}
+    assert all((s["state"], s["bfd"]) == ("Established", "up") for s in status["ibgp"]), status["ibgp"]
 
 
 def test_verify_lab_conforms(lab: Lab) -> None:
@@ -234,6 +241,14 @@ def test_an_interconnect_link_is_cut_and_restored_from_the_cli(lab: Lab) -> None
     assert link.id in state.cuts
     instances = checks.network.frr_instances(state)
     assert checks._poll(lambda: link.a_if not in routing.ospf_full(instances[link.a]), 5) is not None
+    # `lab status` shows the link cut and its adjacency down; `verify --lab` names both and fails.
+    shown = {i["link"]: i for i in json.loads(lab.kasbah("lab", "status", "--json").stdout)["interconnects"]}
+    assert shown[link.id]["cut"] and not shown[link.id]["a_full"], shown[link.id]
+    text = lab.kasbah("lab", "status").stdout
+    assert "Edge interconnect" in text and "not Full" in text
+    verify = lab.kasbah("verify", str(SPEC), "--lab")
+    assert verify.returncode != 0
+    assert f"{link.a}: OSPF on interconnect {link.id} ({link.a_if}) is not Full" in verify.stdout, verify.stdout
     restore = lab.kasbah("lab", "restore", link.id)
     assert restore.returncode == 0, restore.stderr
     assert link.id not in lab.state().cuts

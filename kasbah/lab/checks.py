@@ -45,9 +45,35 @@ class RegionNow:
     """The plan's choice given the cables cut in the lab."""
 
 
+@dataclass(frozen=True)
+class LinkNow:
+    """One planned interconnect link: whether OSPF is Full on it, seen from each end."""
+
+    link: str
+    a: str
+    a_if: str
+    b: str
+    b_if: str
+    a_full: bool
+    b_full: bool
+    cut: bool
+
+
+@dataclass(frozen=True)
+class IbgpNow:
+    """One side of an iBGP session of the edge mesh (loopback to loopback) and its multihop BFD."""
+
+    router: str
+    peer: str
+    state: str
+    bfd: str
+
+
 @dataclass
 class LabStatus:
     sessions: list[routing.SessionState]
+    interconnects: list[LinkNow]
+    ibgp: list[IbgpNow]
     regions: list[RegionNow]
     probes: list[tuple[dict[str, str], float]]
     alerts: list[dict]
@@ -96,8 +122,25 @@ def status(plan: Plan, state: LabState) -> LabStatus:
         bucket_diffs = buckets.check_buckets(state.s3_endpoint, plan.storage, campus=plan.campus)
     except Exception as exc:
         bucket_diffs = [f"cannot check the buckets on {state.s3_endpoint}: {exc}"]
+    full = {r.id: routing.ospf_full(instances[r.id]) for r in plan.edge.routers if r.id in instances}
+    links = [
+        LinkNow(
+            link=i.id,
+            a=i.a,
+            a_if=i.a_if,
+            b=i.b,
+            b_if=i.b_if,
+            a_full=i.a_if in full.get(i.a, set()),
+            b_full=i.b_if in full.get(i.b, set()),
+            cut=i.id in state.cuts,
+        )
+        for i in plan.edge.interconnects
+    ]
+    ibgp = [IbgpNow(r, o, s, b) for (r, o), (s, b) in sorted(routing.ibgp_sessions(plan, instances).items())]
     return LabStatus(
         sessions=routing.sessions(plan, instances),
+        interconnects=links,
+        ibgp=ibgp,
         regions=regions_now(plan, state),
         probes=probes,
         alerts=alerts,
@@ -123,6 +166,13 @@ def differences(plan: Plan, state: LabState) -> list[str]:
             out.append(f"{s.edge_router}: BGP session over {s.cable} to {s.landing_station} ({s.peer}) is {s.state}")
         elif s.bfd != "up":
             out.append(f"{s.edge_router}: BFD over {s.cable} to {s.landing_station} ({s.peer}) is {s.bfd}")
+    for link in current.interconnects:
+        for router, port, full in ((link.a, link.a_if, link.a_full), (link.b, link.b_if, link.b_full)):
+            if not full:
+                out.append(f"{router}: OSPF on interconnect {link.link} ({port}) is not Full")
+    for s in current.ibgp:
+        if (s.state, s.bfd) != ("Established", "up"):
+            out.append(f"{s.router}: iBGP to {s.peer} is {s.state}, its BFD {s.bfd}")
     preferred = {r.region: routing.preferred(plan, r.region) for r in plan.edge.regions}
     for r in current.regions:
         if r.cable != preferred[r.region]:
