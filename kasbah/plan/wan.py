@@ -11,10 +11,10 @@ subsea route length, `hub <-> hub` the terrestrial links, `hub -> region` is fre
 `hops` list only the campus edge, stations, hubs and the region. Edges point away from the campus so no route can come
 back through another Moroccan landing station.
 
-Lengths are route km where published; otherwise (a cable segment without a published length, a terrestrial leg
-without `km`) the great circle times ROUTE_FACTOR, so a path is never preferred on an understated floor, and a region
-whose SLO rests on such an estimate hears about it (`wan.estimated-route`). The RTT is the propagation floor at
-4.9 µs/km (domain reference 1b) and real routes are slower.
+Lengths are route km where published or declared; otherwise (a cable segment without a published length, a terrestrial
+leg without `km`, a backhaul without `backhaul_km`) the great circle times ROUTE_FACTOR, so a path is never preferred on
+an understated floor, and a region whose SLO rests on such an estimate hears about it (`wan.estimated-route`). The RTT
+is the propagation floor at 4.9 µs/km (domain reference 1b) and real routes are slower.
 
 Capacity counts only what is contracted: a cable carries what the phases light on it (within the lease), a terrestrial
 leg the transit contracted on it (`capacity_gbps`, per direction; none by default). Everything is pure and
@@ -192,6 +192,7 @@ class _Ctx:
     catalog: Catalog
     findings: Findings = field(default_factory=Findings)
     stations: dict[str, float] = field(default_factory=dict)  # usable station id -> backhaul km
+    estimated_backhaul: dict[str, float] = field(default_factory=dict)  # station id -> backhaul km not declared
     listed_hubs: set[str] = field(default_factory=set)
 
     def error(self, code: str, path: Path, message: str, hint: str | None = None, level: Level = Level.ERROR) -> None:
@@ -254,8 +255,9 @@ def _check_stations(ctx: _Ctx) -> None:
             )
             continue
         km = use.backhaul_km
-        if km is None:
-            km = great_circle_km(site.latitude, site.longitude, station.latitude, station.longitude)
+        if km is None:  # a terrestrial route is no straighter than a subsea one: the same factor, counted estimated
+            km = estimated_km(great_circle_km(site.latitude, site.longitude, station.latitude, station.longitude))
+            ctx.estimated_backhaul[use.id] = km
         ctx.stations[use.id] = km
 
 
@@ -430,7 +432,8 @@ def _build_graph(ctx: _Ctx, resolved: dict[str, _Resolved], lit: dict[str, float
     g: nx.DiGraph = nx.DiGraph()
     g.add_node(EDGE)
     for sid, km in ctx.stations.items():
-        g.add_edge(EDGE, _ls(sid), km=km)
+        est = ctx.estimated_backhaul.get(sid, 0.0)
+        g.add_edge(EDGE, _ls(sid), km=km, est=est, leg=f"backhaul campus -> {sid}")
     for cid, res in resolved.items():
         if cid not in lit:
             continue
@@ -629,8 +632,8 @@ def _estimate_doubt(ctx: _Ctx, here: Path, region: Region, paths: list[WanPath],
             if at_risk
             else ""
         ),
-        "get the route length from the carrier (catalog length_km or the leg's km), or lease a route whose length "
-        "is published"
+        "get the route length from the carrier (catalog length_km, the leg's km, the station's backhaul_km), or "
+        "lease a route whose length is published"
         if at_risk
         else None,
         Level.WARNING if at_risk else Level.INFO,

@@ -190,7 +190,11 @@ class Energy(StrictModel):
 class LandingStationUse(StrictModel):
     id: Id
     peer_asn: Asn = Field(description="AS of the carrier router the campus edge peers with at this station.")
-    backhaul_km: Km | None = Field(None, description="Terrestrial fibre route to the campus; None: great circle.")
+    backhaul_km: Km | None = Field(
+        None,
+        description="Terrestrial fibre route to the campus; None: the planner's estimate (great circle x its "
+        "route factor).",
+    )
     max_prefixes: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
         2_000_000,
         description="eBGP maximum-prefix for this peer: the session drops when it sends more routes than this. "
