@@ -174,6 +174,29 @@ def test_cable_route_rtt_uses_published_length() -> None:
     assert plan.cables[0].km_source == "published"
 
 
+def test_a_backhaul_without_length_is_the_great_circle_times_the_route_factor_and_counted_estimated() -> None:
+    """A terrestrial route is no straighter than a subsea one: a backhaul the spec does not measure is estimated like
+    any other unpublished leg, so its share of the floor is named and the pessimistic SLO check covers it."""
+    campus = good_campus()
+    del campus["wan"]["landing_stations"][0]["backhaul_km"]
+    plan, findings = run(campus)
+    europe = plan.regions[0].preferred
+    assert europe is not None and europe.cables == ["mtwa"]
+    site, station = campus["site"], CATALOG.landing_stations["casablanca"]
+    backhaul = great_circle_km(site["latitude"], site["longitude"], station.latitude, station.longitude)
+    assert europe.km == pytest.approx(814 + backhaul * wan.ROUTE_FACTOR, abs=0.001)
+    assert europe.estimated_km == pytest.approx(backhaul * wan.ROUTE_FACTOR, abs=0.001)
+    assert europe.estimated_legs == ["backhaul campus -> casablanca"]
+    (note,) = [f for f in findings if f.code == "wan.estimated-route"]
+    assert "backhaul campus -> casablanca" in note.message and note.level == Level.INFO
+    # measured (declared) backhaul: nothing estimated
+    campus["wan"]["landing_stations"][0]["backhaul_km"] = 41
+    plan, findings = run(campus)
+    assert plan.regions[0].preferred is not None and plan.regions[0].preferred.estimated_km == 0
+    assert plan.regions[0].preferred.km == 814 + 41
+    assert "wan.estimated-route" not in codes(findings)
+
+
 # --- the good campus -------------------------------------------------------------------------------------------------
 
 
