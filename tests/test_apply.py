@@ -4,6 +4,7 @@ refused before anything starts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import stat
@@ -267,6 +268,17 @@ with open(state_file + ".calls", "a") as fh:
 """
 
 
+def uncapped_now(build: Path) -> str | None:
+    """A time in an hour the rendered power schedule caps nothing (None: no schedule): the role then sets the plan's
+    own limits, whatever the wall clock says (the schedule caps about half the hours of the year)."""
+    path = build / "energy" / "power_schedule.json"
+    if not path.is_file():
+        return None
+    capped = {int(h) for h in json.loads(path.read_text())["hours"]}
+    hour = next(h for h in range(8760) if h not in capped)
+    return (dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=hour, minutes=5)).isoformat()
+
+
 def test_gpu_role_sets_persistence_and_power_limits_once(build: Path, tmp_path: Path) -> None:
     state = tmp_path / "gpus.json"
     limits = [1200.0, 1200.0, 1000.0, 1100.0]
@@ -279,7 +291,14 @@ def test_gpu_role_sets_persistence_and_power_limits_once(build: Path, tmp_path: 
     root = tmp_path / "root"
     # gpu_imex: true forces the static rack-wide IMEX domain (phase 1's Slurm starts IMEX per job instead).
     sandbox(
-        build, N1, root, gpu_manage_packages=False, gpu_manage_services=False, gpu_nvidia_smi=str(smi), gpu_imex=True
+        build,
+        N1,
+        root,
+        gpu_manage_packages=False,
+        gpu_manage_services=False,
+        gpu_nvidia_smi=str(smi),
+        gpu_imex=True,
+        gpu_power_follow_now=uncapped_now(build),
     )
     first = ansible_run.run(build, phase="phase1", limit=N1, tags=["gpu"])
     assert first.succeeded, first.as_dict()
