@@ -236,6 +236,23 @@ def test_every_alert_routes_to_its_owner_by_severity(built: dict[str, Path]) -> 
     assert {o for o, _ in seen} == set(OWNERS)
 
 
+def test_only_the_cut_it_pages_for_silences_a_session_alert(built: dict[str, Path]) -> None:
+    """The routers' own BFD and BGP alerts page for a cut: no other alert may silence them (an exporter of the probes
+    that is down says nothing about the cables), and WanBgpSessionDown yields only to the WanBfdDown of its cable."""
+    config = yaml.safe_load((built["phase1"] / "alertmanager.yml").read_text())
+    names = {r.alert for r in alerts(rule_groups(plan("phase1")))}
+    assert set(SESSION_ALERTS) <= names
+    for rule in config["inhibit_rules"]:
+        (target,) = rule["target_matchers"]
+        m = re.fullmatch(r'alertname(=~?)"(.*)"', target)
+        assert m, target
+        silenced = {n for n in names if (re.fullmatch(m[2], n) if m[1] == "=~" else n == m[2])}
+        assert silenced, f"{target} silences no alert of the rules"
+        assert "WanBfdDown" not in silenced, rule
+        if "WanBgpSessionDown" in silenced:
+            assert rule["source_matchers"] == ['alertname="WanBfdDown"'] and "cable" in rule["equal"], rule
+
+
 # -- every alert, unit-tested ------------------------------------------------------------------------------------------
 def test_every_alert_has_a_firing_and_a_silent_case() -> None:
     names = {r.alert for r in alerts(rule_groups(plan("phase1")))}

@@ -463,6 +463,9 @@ a second wait here would only delay the page."""
 BGP_DOWN_FOR = "5s"
 """A session lost without BFD noticing (a NOTIFICATION, an expired hold timer, a peer's admin shutdown): five
 evaluations, so a session reset by a configuration reload that comes straight back does not page."""
+PROBE_ALERTS = ("WanPathDown", "WanCableDown", "WanRegionUnreachable", "WanRegionDiversityLost")
+"""Alerts on the blackbox exporter's probes over the WAN: without the exporter they all fail at once."""
+
 SESSION_ALERTS = ("WanBfdDown", "WanBgpSessionDown")
 """Alerts on the routers' own session state: they page first, and silence the probe alerts over the same cable
 (`kasbah.render.monitoring.INHIBIT_RULES`); Alertmanager routes them with a short group wait."""

@@ -23,6 +23,7 @@ from kasbah.monitoring import exporters as ex
 from kasbah.monitoring.dashboards import dashboards
 from kasbah.monitoring.rules import (
     OWNERS,
+    PROBE_ALERTS,
     SESSION_ALERTS,
     SESSION_INTERVAL,
     RuleGroup,
@@ -243,9 +244,10 @@ INHIBIT_RULES: tuple[dict[str, object], ...] = (
         "equal": ["campus", "region"],
     },
     {
-        "why": "Without the blackbox exporter every probe fails: its own alert stands for all WAN alerts.",
+        "why": "Without the blackbox exporter every probe fails: its own alert stands for the probe alerts. Not for "
+        "the routers' own BFD and BGP alerts, which come from the edge's exporters: a cut must still page.",
         "source": ['alertname="BlackboxExporterDown"'],
-        "target": ['alertname=~"Wan.+"'],
+        "target": [f'alertname=~"{"|".join(PROBE_ALERTS)}"'],
         "equal": ["campus"],
     },
     {
