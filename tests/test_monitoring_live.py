@@ -624,6 +624,19 @@ def test_a_page_reaches_the_owners_webhook_with_the_vault_token(stack: Stack) ->
         assert not any(TOKEN in json.dumps(e) for e in run.events if e.get("event", "").startswith("runner_"))
 
 
+def _page_trail(stack: Stack, cable: str, since: float) -> str:
+    """What each stage holds of a cable's session alerts: Prometheus's alerts, Alertmanager's, the webhook's posts."""
+    prom = http(stack.url("prometheus") + "/api/v1/alerts")["data"]["alerts"]
+    am = http(stack.url("alertmanager") + "/api/v2/alerts")
+    posts = [(round(r["t"] - since, 2), r["path"]) for r in stack.webhook.requests if r["t"] >= since]
+    return (
+        f"Prometheus: {[(a['labels']['alertname'], a['state']) for a in prom if a['labels'].get('cable') == cable]}; "
+        f"Alertmanager: {[(a['labels']['alertname'], a['status']) for a in am if a['labels'].get('cable') == cable]}; "
+        f"firing elsewhere: {sorted({a['labels']['alertname'] for a in prom if a['state'] == 'firing'})}; "
+        f"webhook since the cut: {posts}"
+    )
+
+
 def test_a_bfd_loss_pages_the_wan_owner_in_seconds(stack: Stack) -> None:
     """The edge router's exporter reports BFD (and BGP) down for one session: the page, WanBfdDown, reaches the WAN
     owner's webhook with the vault token within seconds (1 s scrape, 1 s evaluation, 1 s group wait), once."""
@@ -658,7 +671,10 @@ def test_a_bfd_loss_pages_the_wan_owner_in_seconds(stack: Stack) -> None:
         return None
 
     try:
-        hit = wait_for(f"WanBfdDown for {session.cable} at the WAN owner's webhook", paged, 30)
+        try:
+            hit = wait_for(f"WanBfdDown for {session.cable} at the WAN owner's webhook", paged, 30)
+        except AssertionError as exc:  # say where the page stopped: Prometheus, Alertmanager or the webhook
+            raise AssertionError(f"{exc}; {_page_trail(stack, session.cable, t_down)}") from None
         page_s = hit["t"] - t_down
         print(f"BFD down in the exporter -> page at the WAN owner's webhook: {page_s:.2f} s")
         assert page_s < 5.0  # the lab adds BFD's own detection (0.3 s in the examples) to reach the 10 s target
