@@ -126,12 +126,14 @@ def _run(
     password: str,
     events: list[dict] | None = None,  # type: ignore[type-arg]
     extravars: dict[str, object] | None = None,
+    check: bool = False,
 ) -> ansible_run.RunReport:
     return ansible_run.run(
         build,
         phase="phase1",
         limit=CTL,
         tags=["slurm"],
+        check=check,
         extravars=extravars,
         secret_vars={"vault_slurm_munge_key": KEY, "vault_slurm_dbd_password": password},
         on_event=(events.append if events is not None else None),
@@ -187,14 +189,7 @@ def test_a_password_slurmdbd_conf_cannot_hold_is_refused_naming_the_variable(
 
 
 def test_check_mode_creates_nothing(build: Path, mariadb: Path) -> None:
-    result = ansible_run.run(
-        build,
-        phase="phase1",
-        limit=CTL,
-        tags=["slurm"],
-        check=True,
-        secret_vars={"vault_slurm_munge_key": KEY, "vault_slurm_dbd_password": PASSWORD},
-    )
+    result = _run(build, PASSWORD, check=True)
     assert result.succeeded, result.as_dict()
     assert _sql(mariadb, "SHOW DATABASES LIKE 'slurm_acct_db'").stdout.strip() == ""
 
