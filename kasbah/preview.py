@@ -135,6 +135,30 @@ def _recorder(mocks: Any) -> Any:
             super().__init__(m)
             self.records: list[Registered] = []
             self.lock = threading.Lock()
+            self.thread_loops: list[asyncio.AbstractEventLoop] = []
+            self.local = threading.local()
+
+        def _thread_loop(self) -> None:
+            """An event loop this monitor owns for the calling worker thread, before the SDK makes one of its own.
+
+            The SDK's MockMonitor gives each executor thread a loop it never closes; at exit the interpreter
+            destroyed them after their self-pipe sockets and printed "Exception ignored in BaseEventLoop.__del__
+            ... Invalid file descriptor: -1" on stderr after a successful preview (intermittently).
+            """
+            if threading.current_thread() is threading.main_thread() or getattr(self.local, "loop", None):
+                return
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self.local.loop = loop
+            with self.lock:
+                self.thread_loops.append(loop)
+
+        def close_thread_loops(self) -> None:
+            """Close the worker threads' loops (call once the executor's threads have ended)."""
+            with self.lock:
+                loops, self.thread_loops = self.thread_loops, []
+            for loop in loops:
+                loop.close()
 
         def _keep(self, request: Any, urn: str, props: Any, protect: bool, custom: bool) -> None:
             record = Registered(
@@ -151,13 +175,19 @@ def _recorder(mocks: Any) -> Any:
             with self.lock:
                 self.records.append(record)
 
+        def Invoke(self, request: Any) -> Any:
+            self._thread_loop()
+            return super().Invoke(request)
+
         def RegisterResource(self, request: Any) -> Any:
+            self._thread_loop()
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 self._keep(request, response.urn, request.object, bool(request.protect), bool(request.custom))
             return response
 
         def ReadResource(self, request: Any) -> Any:
+            self._thread_loop()
             response = super().ReadResource(request)
             self._keep(request, response.urn, request.properties, False, True)
             return response
@@ -249,13 +279,16 @@ def run_program(
             return None
         return pulumi.Output.from_input(result).apply(outputs.update)
 
-    with _pulumi_config(config), _event_loop():
-        settings.ROOT.set(None)  # a fresh root stack per run (set_mocks only makes one when there is none)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=dry_run, monitor=monitor)
-        try:
-            pulumi.runtime.test(program)()
-        finally:
-            settings.ROOT.set(None)
+    try:
+        with _pulumi_config(config), _event_loop():
+            settings.ROOT.set(None)  # a fresh root stack per run (set_mocks only makes one when there is none)
+            pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=dry_run, monitor=monitor)
+            try:
+                pulumi.runtime.test(program)()
+            finally:
+                settings.ROOT.set(None)
+    finally:
+        monitor.close_thread_loops()  # the executor's threads were joined when the run's loop was settled
     if failure:
         raise failure[0]
     records = sorted(monitor.records, key=lambda r: r.urn)

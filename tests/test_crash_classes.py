@@ -523,6 +523,32 @@ def test_preview_settles_what_a_program_leaves_on_the_event_loop(
     assert capfd.readouterr().err == ""
 
 
+def test_preview_closes_every_event_loop_the_run_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's mock monitor makes a loop per executor thread; one left open was destroyed at exit after its
+    self-pipe and printed "Exception ignored in BaseEventLoop.__del__" on stderr (seen once in CI)."""
+    import asyncio
+    import threading
+    import weakref
+
+    from kasbah import preview
+    from tests.conftest import REPO
+
+    made: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    threads: set[str] = set()
+    init = asyncio.BaseEventLoop.__init__
+
+    def recording(self: asyncio.BaseEventLoop) -> None:
+        init(self)
+        made.append(weakref.ref(self))
+        threads.add(threading.current_thread().name)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "__init__", recording)
+    preview.preview(REPO / "stacks/phase2.yaml")
+    assert len(threads) > 1, "the run made loops on its worker threads too"
+    alive = [ref() for ref in made if ref() is not None]
+    assert alive and all(loop.is_closed() for loop in alive)
+
+
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
 def test_cli_preview_writes_nothing_on_stderr(phase: str) -> None:
     import os
