@@ -8,7 +8,7 @@ Each spec runs in a fresh Python process (the program under `kasbah.preview`'s m
 register every resource), so each figure's peak RSS is its own. The program also writes the phase's render into
 its buildDir (a temporary directory here) unless it is there already: that write is timed on its own (write s),
 before the program runs. The synthetic phases are the ones bench/plan_bench.py writes
-(8-rack GB200 NVL72 pods, 463 pods at 500 MW; see bench/README.md), built in a temporary directory. The script never
+(8-rack GB200 NVL72 pods, 370 pods at 500 MW; see bench/README.md), built in a temporary directory. The script never
 fails because something is slow; it exits 1 if a program run fails, 2 on bad arguments. Target (issue 3): at most
 1,500 resources and 10 s for 500 MW.
 """
