@@ -21,11 +21,10 @@ Sizing (all deterministic, no randomness):
 - halls: 40 MW of IT load each (33 pods = 39.6 MW; the last hall takes the rest), cooling and max_rack_kw copied
   from phase 1's first hall.
 - networks, WAN uplinks, redundancy: copied from stacks/phase1.yaml.
-- campus: stacks/campus.yaml verbatim up to 500 MW: its supernets already hold 500 MW (compute_fabric /11 =
-  2,097,152 addresses for 463 x /22), though only just for loopbacks: the phase's 36,473 switch and router
-  loopbacks take one /16 block, the whole of 10.64.0.0/16. Above 500 MW, energy.contracted_mw is raised to the
-  size, and a supernet the planner reports exhausted (loopbacks, from about 900 MW) is moved to a free block twice
-  its size in 10.0.0.0/8; the changes are printed with the table.
+- campus: stacks/campus.yaml verbatim up to 500 MW: its supernets hold 500 MW (compute_fabric /11 = 2,097,152
+  addresses, 18 % of it for 370 x /22; the phase's 29,105 switch and router loopbacks take a /17 of the loopbacks'
+  /14). Above 500 MW, energy.contracted_mw is raised to the size, and a supernet the planner reports exhausted is
+  moved to a free block twice its size in 10.0.0.0/8; the changes are printed with the table.
 
 Every size sits at 99-100 % of its budget, so each phase carries one expected `power.near-budget` warning.
 """
@@ -162,7 +161,7 @@ def _addressing(text: str) -> dict[str, tuple[int, IPv4Network]]:
 
 
 def widen_exhausted(campus: Path, phase: Path, changes: list[str]) -> None:
-    """Past ~900 MW the campus's loopbacks /16 runs out: give each network the planner reports exhausted a supernet
+    """Past some size a campus supernet runs out: give each network the planner reports exhausted a supernet
     twice the size in free 10.0.0.0/8 space, deterministically, until it reports none."""
     from kasbah.findings import SpecError
     from kasbah.plan.derive import derive
